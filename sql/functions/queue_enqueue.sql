@@ -118,9 +118,9 @@ BEGIN
                    OR e ? 'handler' AND e->>'handler' IS NOT NULL) THEN
         v_ids := '{}';
         FOR v_job IN
-            SELECT * FROM jsonb_to_recordset(p_jobs) WITH ORDINALITY AS r(queue text, kind text, payload jsonb,
+            SELECT * FROM ROWS FROM (jsonb_to_recordset(p_jobs) AS (queue text, kind text, payload jsonb,
                        room text, priority integer, run_at timestamptz, dedup_key text, correlation_id text,
-                       handler text, o bigint)
+                       handler text)) WITH ORDINALITY AS r(queue, kind, payload, room, priority, run_at, dedup_key, correlation_id, handler, o)
              ORDER BY o
         LOOP
             v_ids := v_ids || daz.enqueue(v_job.queue, v_job.kind, coalesce(v_job.payload, '{}'), v_job.room,
@@ -143,8 +143,8 @@ BEGIN
                THEN format('element %s: payload is %s bytes, the limit is 1 MiB', r.o, pg_column_size(r.payload))
            END
       INTO v_bad
-      FROM jsonb_to_recordset(p_jobs) WITH ORDINALITY AS r(queue text, kind text, payload jsonb, room text,
-                 priority integer, run_at timestamptz, correlation_id text, o bigint)
+      FROM ROWS FROM (jsonb_to_recordset(p_jobs) AS (queue text, kind text, payload jsonb, room text,
+                 priority integer, run_at timestamptz, correlation_id text)) WITH ORDINALITY AS r(queue, kind, payload, room, priority, run_at, correlation_id, o)
       LEFT JOIN daz.queues q ON q.name = r.queue
      WHERE q.name IS NULL
         OR r.kind IS NULL OR length(r.kind) NOT BETWEEN 1 AND 128 OR r.kind ~ '[[:cntrl:]]'
@@ -161,8 +161,8 @@ BEGIN
         INSERT INTO daz.jobs (queue, kind, room, payload, priority, run_at, max_attempts, correlation_id)
         SELECT r.queue, r.kind, r.room, coalesce(r.payload, '{}'), coalesce(r.priority, 0),
                coalesce(r.run_at, now()), q.max_attempts, r.correlation_id
-          FROM jsonb_to_recordset(p_jobs) WITH ORDINALITY AS r(queue text, kind text, payload jsonb, room text,
-                     priority integer, run_at timestamptz, correlation_id text, o bigint)
+          FROM ROWS FROM (jsonb_to_recordset(p_jobs) AS (queue text, kind text, payload jsonb, room text,
+                     priority integer, run_at timestamptz, correlation_id text)) WITH ORDINALITY AS r(queue, kind, payload, room, priority, run_at, correlation_id, o)
           JOIN daz.queues q ON q.name = r.queue
          ORDER BY r.o
         RETURNING id
