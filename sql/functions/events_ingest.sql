@@ -281,7 +281,7 @@ BEGIN
                 WHERE i.type = 'setAFK'
          ) AS f(name, online, rank, afk)
          WHERE i.type IN ('addUser', 'userLeave', 'userlist', 'setUserRank', 'setAFK')
-           AND f.name IS NOT NULL AND f.name <> ''
+           AND f.name IS NOT NULL AND f.name <> '' AND f.name !~ '^[{\[]'
     ),
     -- A userlist is a full snapshot: everyone known in the room and not in it is offline at that point.
     snap AS (
