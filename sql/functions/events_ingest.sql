@@ -85,10 +85,12 @@ BEGIN
         END CASE;
     END LOOP;
 
-    -- Positions back to 1..n in the rooms touched.
+    -- pos is an ordering key (midpoints between neighbours); renumber a room only when a key has
+    -- grown long after many placements between the same two items.
     UPDATE daz.playlist p SET pos = r.n
       FROM (SELECT room, uid, row_number() OVER (PARTITION BY room ORDER BY pos, uid) AS n
-              FROM daz.playlist WHERE room = ANY (v_rooms)) r
+              FROM daz.playlist
+             WHERE room IN (SELECT room FROM daz.playlist WHERE room = ANY (v_rooms) GROUP BY room HAVING max(scale(pos)) > 12)) r
      WHERE p.room = r.room AND p.uid = r.uid AND p.pos <> r.n;
     RETURN v_n;
 END;
