@@ -110,7 +110,6 @@ COMMENT ON FUNCTION daz.events_apply_playlist(daz.event_in[]) IS
 CREATE OR REPLACE FUNCTION daz.events_playlist_pos(p_room text, p_after jsonb, p_skip bigint DEFAULT NULL)
 RETURNS numeric
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, daz, pg_temp
 AS $$
     SELECT CASE
            WHEN p_after = '"prepend"' THEN
@@ -163,13 +162,17 @@ BEGIN
     END IF;
 
     -- Log rules, read once per batch: a change applies from the next batch.
-    SELECT COALESCE(array_agg(tag) FILTER (WHERE action = 'drop'), '{}'),
-           COALESCE(bool_or(tag = '*' AND action = 'drop'), false),
-           COALESCE(max(retention) FILTER (WHERE action = 'store'), interval '90 days')
+    SELECT COALESCE(array_agg(r.tag) FILTER (WHERE r.action = 'drop'), '{}'),
+           COALESCE(bool_or(r.tag = '*' AND r.action = 'drop'), false),
+           COALESCE(max(r.retention) FILTER (WHERE r.action = 'store'), interval '90 days')
       INTO v_drop, v_drop_all, v_max_ret
-      FROM daz.log_rules;
-    SELECT COALESCE(array_agg(tag), '{}') INTO v_short
-      FROM daz.log_rules WHERE action = 'store' AND retention < v_max_ret;
+      FROM daz.log_rules r;
+    IF (SELECT count(DISTINCT r.retention) FROM daz.log_rules r WHERE r.action = 'store') > 1 THEN
+        SELECT COALESCE(array_agg(r.tag), '{}') INTO v_short
+          FROM daz.log_rules r WHERE r.action = 'store' AND r.retention < v_max_ret;
+    ELSE
+        v_short := '{}';
+    END IF;
     -- Routing keys: each enabled subscription is reduced to one cheap necessary condition (a tag
     -- outside the common vocabulary it requires, else one of its types, else one of its rooms, else
     -- its first tag). Only events meeting some key are matched against the subscriptions, so an
