@@ -90,8 +90,11 @@ int64_t bucket_wait_ms(struct bucket *b, double cost, int64_t now_ms)
 		have += (double)(from - b->last_ms) * b->rate / 1000.0;
 	if (have > b->burst)
 		have = b->burst;
-	if (have + 1e-9 < cost)
-		wait += (int64_t)ceil((cost - have) * 1000.0 / b->rate);
+	if (have + 1e-9 < cost) {
+		double need_ms = (cost - have) * 1000.0 / b->rate;
+		int64_t w = (int64_t)need_ms;
+		wait += w < need_ms ? w + 1 : w; /* round up without libm */
+	}
 	return wait;
 }
 
