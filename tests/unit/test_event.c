@@ -408,6 +408,15 @@ static void test_event_echo_matches_escaped_linked_and_action_text(void **state)
 	assert_true(event_echo_matches("/me waves", "waves", 320));
 	assert_true(event_echo_matches(">greentext in a pm", "&gt;greentext in a pm", 320));
 	assert_true(event_echo_matches("two\nlines", "two lines", 320));
+	assert_true(event_echo_matches("del\x7f"
+	                               "char",
+	                               "del\x7f"
+	                               "char",
+	                               320));
+	assert_true(event_echo_matches("del\x7f"
+	                               "char",
+	                               "del char", 320));
+	assert_true(event_echo_matches("a\n\nb", "a b", 320));
 	assert_false(event_echo_matches("hello", "hello!", 320));
 	assert_false(event_echo_matches("<b>", "<b>", 320));
 	assert_false(event_echo_matches(NULL, "x", 320));
