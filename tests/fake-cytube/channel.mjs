@@ -274,6 +274,7 @@ export class Channel {
 
   /** §5: usercount is sent at most every usercountIntervalMs (captures 01 and 05). */
   usercountChanged() {
+    if (this.server.closed) return; // sockets leaving during close() must not start timers
     const interval = this.server.opts.usercountIntervalMs;
     const now = performance.now();
     if (now - this.lastUsercountMs >= interval) {
@@ -612,6 +613,7 @@ export class Channel {
    */
   play(item) {
     this.clearTimers();
+    if (this.server.closed) return;
     const o = this.server.opts;
     this.current = item;
     this.currentTime = -3;

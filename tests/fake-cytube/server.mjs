@@ -97,6 +97,12 @@ export class FakeCytube extends EventEmitter {
       maxHttpBufferSize: this.opts.maxPayload,
       serveClient: false,
     });
+    // every TCP socket, so close() can end them all (also TLS handshakes that never completed)
+    this.sockets = new Set();
+    this.httpServer.on('connection', (sock) => {
+      this.sockets.add(sock);
+      sock.once('close', () => this.sockets.delete(sock));
+    });
     this.io.engine.on('connection', (conn) => this.onEngineConnection(conn));
     this.io.on('connection', (socket) => this.onSocket(socket));
     await new Promise((resolve, reject) => {
@@ -129,6 +135,7 @@ export class FakeCytube extends EventEmitter {
     for (const f of this.floods) f.stop();
     for (const ch of this.channels.values()) ch.close();
     for (const rec of this.conns.values()) rec.ws?._socket?.destroy();
+    for (const sock of this.sockets) sock.destroy();
     await this.control?.close();
     await new Promise((resolve) => {
       this.io.close(() => resolve());
@@ -339,8 +346,17 @@ export class FakeCytube extends EventEmitter {
   }
 
   onJoinChannel(member, rec, data) {
-    if (member.channel) return; // §3: once per socket
+    if (member.channel || member.joining) return; // §3: once per socket
     if (!data || typeof data !== 'object' || typeof data.name !== 'string') return;
+    // CyTube looks the channel up asynchronously: a login failing its syntax checks is answered
+    // before the burst (capture 08: BadChars, ReservedName), a login needing the database after it.
+    member.joining = true;
+    setImmediate(() => {
+      if (!this.closed && member.socket.connected) this.joinNow(member, rec, data);
+    });
+  }
+
+  joinNow(member, rec, data) {
     if (!CHANNEL_NAME_RE.test(data.name)) {
       member.emit('errorMsg', { msg: 'Invalid channel name.  Channel names may consist of 1-30 characters in the set a-z, A-Z, 0-9, -, and _' });
       return;
@@ -359,6 +375,16 @@ export class FakeCytube extends EventEmitter {
     if (member.loggedIn) return;
     if (!data || typeof data !== 'object' || typeof data.name !== 'string') return;
     const fail = (error) => member.emit('login', { success: false, error });
+    const isGuest = !(typeof data.pw === 'string' && data.pw !== '');
+    // syntax checks answer at once; everything else waits for the "database" (capture 08 order)
+    if (isGuest && !USER_NAME_RE.test(data.name)) return fail(LOGIN_ERRORS.invalid);
+    if (isGuest && RESERVED_NAMES.has(data.name.toLowerCase())) return fail(LOGIN_ERRORS.reserved);
+    setImmediate(() => {
+      if (!this.closed && member.socket.connected && !member.loggedIn) this.loginNow(member, data, fail);
+    });
+  }
+
+  loginNow(member, data, fail) {
     const ch = member.channel;
     if (typeof data.pw === 'string' && data.pw !== '') {
       const acc = this.accounts.get(data.name.toLowerCase());
@@ -370,8 +396,6 @@ export class FakeCytube extends EventEmitter {
       member.guest = false;
     } else {
       const name = data.name;
-      if (!USER_NAME_RE.test(name)) return fail(LOGIN_ERRORS.invalid);
-      if (RESERVED_NAMES.has(name.toLowerCase())) return fail(LOGIN_ERRORS.reserved);
       if (this.accounts.has(name.toLowerCase())) return fail(LOGIN_ERRORS.registered);
       if (ch && ch.find(name)) return fail(LOGIN_ERRORS.inUse);
       member.name = name;
