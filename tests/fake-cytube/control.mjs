@@ -94,6 +94,11 @@ async function route(srv, req, res) {
   if (req.method === 'GET' && parts.length === 2 && parts[1] === 'connections') {
     return send(res, 200, { connections: srv.connections(q.get('channel') ?? '*') });
   }
+  if (req.method === 'POST' && parts.length === 2 && parts[1] === 'refuseConnections') {
+    const b = await readJson(req);
+    srv.refuseConnections(b.count ?? 1);
+    return send(res, 200, { ok: true });
+  }
   if (req.method === 'POST' && parts.length === 2 && parts[1] === 'accounts') {
     const b = await readJson(req);
     srv.registerAccount(b.name, b.password, { rank: b.rank ?? 1 });

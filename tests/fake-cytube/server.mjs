@@ -104,6 +104,14 @@ export class FakeCytube extends EventEmitter {
       sock.once('close', () => this.sockets.delete(sock));
     });
     this.io.engine.on('connection', (conn) => this.onEngineConnection(conn));
+    // §2: "Refused at connect: 44{"message":"Rate limit exceeded"}" (see refuseConnections)
+    this.refuseCount = 0;
+    this.io.use((socket, next) => {
+      if (this.refuseCount > 0) {
+        this.refuseCount--;
+        next(new Error('Rate limit exceeded'));
+      } else next();
+    });
     this.io.on('connection', (socket) => this.onSocket(socket));
     await new Promise((resolve, reject) => {
       this.httpServer.once('error', reject);
@@ -772,6 +780,11 @@ export class FakeCytube extends EventEmitter {
     step();
     done.stop = flood.stop;
     return done;
+  }
+
+  /** Refuse the next `count` namespace connects with 44{"message":"Rate limit exceeded"} (§2). */
+  refuseConnections(count = 1) {
+    this.refuseCount = count;
   }
 
   /** Snapshot of a channel for tests and the control API. */

@@ -388,6 +388,30 @@ test('privileged events without rank get the sender kicked (kick + 41)', async (
   }
 });
 
+test('refuseConnections: the next connect gets 44{"message":"Rate limit exceeded"}, the one after is accepted', async (t) => {
+  const srv = await start(t);
+  srv.refuseConnections(1);
+  const c = await raw(t, srv);
+  await c.frame((f) => f.data.startsWith('0{'), 'open');
+  c.send('40');
+  await c.frame((f) => f.data === '44{"message":"Rate limit exceeded"}', 'the 44');
+  const d = await raw(t, srv);
+  await d.connect();
+});
+
+test('password-protected channel: needPassword, a wrong channelPassword asks again, the right one joins', async (t) => {
+  const srv = await start(t, { channels: { locked: { password: 'opensesame' } } });
+  const c = await raw(t, srv);
+  await c.connect();
+  c.emitEvent('joinChannel', { name: 'locked' });
+  await c.event('needPassword', (x) => x === true);
+  c.emitEvent('channelPassword', 'wrong');
+  await c.until(() => c.events().filter((e) => e.event === 'needPassword').length === 2, 'a second needPassword');
+  assert.equal(c.events().filter((e) => e.event === 'userlist').length, 0);
+  c.emitEvent('channelPassword', 'opensesame');
+  await c.event('userlist');
+});
+
 // ---- channel behaviour ---------------------------------------------------------------------------
 
 test('history: only the last 15 lines are replayed, between emoteList and drinkCount, before userlist', async (t) => {
@@ -669,7 +693,7 @@ test('control: flood delivers every numbered line exactly once, in order, at the
   const res = await srv.flood('flood', { rate: 400, seconds: 1 });
   const elapsed = performance.now() - t0;
   assert.equal(res.sent, 400);
-  assert.ok(elapsed >= 900 && elapsed < 2500, `took ${elapsed} ms`);
+  assert.ok(elapsed >= 900 && elapsed < 5000, `took ${elapsed} ms`);
   await c.until(() => c.count('chatMsg', (m) => m.username === 'Flooder') === 400, '400 lines');
   const got = c.events.filter((e) => e.event === 'chatMsg' && e.args[0].username === 'Flooder').map((e) => e.args[0].msg);
   assert.deepEqual(got, Array.from({ length: 400 }, (_, i) => `flood ${String(i + 1).padStart(6, '0')}`));
