@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // cli.mjs — run the fake CyTube server as a process; prints one JSON line {"event":"listening",...} when ready.
 //
-// node tests/fake-cytube/cli.mjs --port N [--host 127.0.0.1] [--demo] [--tls-cert F --tls-key F]
+// node tests/fake-cytube/cli.mjs --port N [--host 127.0.0.1] [--public-host H] [--demo] [--tls-cert F --tls-key F]
 //      [--control-port N] [--config options.json] [--account NAME:PASSWORD[:RANK]]...
 //      [--ping-interval MS] [--ping-timeout MS]
 // The control API listens on loopback (--control-port, default any free port). SIGINT/SIGTERM stop it.
@@ -14,6 +14,7 @@ const { values } = parseArgs({
   options: {
     port: { type: 'string', default: '0' },
     host: { type: 'string', default: '127.0.0.1' },
+    'public-host': { type: 'string' },
     demo: { type: 'boolean', default: false },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
@@ -34,6 +35,7 @@ if (values.help) {
 const options = values.config ? JSON.parse(fs.readFileSync(values.config, 'utf8')) : {};
 options.port = Number(values.port);
 options.host = values.host;
+if (values['public-host']) options.publicHost = values['public-host'];
 options.controlPort = Number(values['control-port']);
 if (values.demo) options.demo = true;
 if (values['tls-cert'] || values['tls-key']) {

@@ -47,8 +47,8 @@ const ACTIONS = {
   kick: (s, ch, b) => s.kick(ch, who(b), b.reason ?? '', { by: b.by ?? null }),
   drop: (s, ch, b) => s.drop(ch, who(b), { rst: !!b.rst }),
   closeSocket: (s, ch, b) => s.closeSocket(ch, who(b)),
-  freeze: (s, ch, b) => s.freeze(ch, who(b)),
-  stopPings: (s, ch, b) => s.freeze(ch, who(b)),
+  freeze: (s, ch, b) => s.freeze(ch, who(b), { dropAfterMs: b.dropAfterMs ?? null }),
+  stopPings: (s, ch, b) => s.freeze(ch, who(b), { dropAfterMs: b.dropAfterMs ?? null }),
   partitionChange: (s, ch, b) => ({ sent: s.partitionChange(ch, { servers: b.servers ?? null, who: who(b), disconnect: b.disconnect !== false }) }),
   raw: (s, ch, b) => {
     const data = b.base64 !== undefined ? Buffer.from(b.base64, 'base64') : String(b.data ?? '');

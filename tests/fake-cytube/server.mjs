@@ -79,6 +79,7 @@ export class FakeCytube extends EventEmitter {
     this.frames = [];
     this.frameSeq = 0;
     this.floods = new Set();
+    this.timers = new Set(); // control-API timers, cleared by close()
     this.closed = false;
   }
 
@@ -141,6 +142,7 @@ export class FakeCytube extends EventEmitter {
     this.closed = true;
     this.demo?.stop();
     for (const f of this.floods) f.stop();
+    for (const timer of this.timers) clearTimeout(timer);
     for (const ch of this.channels.values()) ch.close();
     for (const rec of this.conns.values()) rec.ws?._socket?.destroy();
     for (const sock of this.sockets) sock.destroy();
@@ -237,7 +239,8 @@ export class FakeCytube extends EventEmitter {
       }
     }
     this.frames.push(f);
-    if (this.frames.length > this.opts.maxFrames) this.frames.splice(0, this.frames.length - this.opts.maxFrames);
+    // trim in chunks so a long flood does not shift the array on every frame
+    if (this.frames.length > this.opts.maxFrames * 1.1) this.frames.splice(0, this.frames.length - this.opts.maxFrames);
     this.changed();
   }
 
@@ -658,11 +661,20 @@ export class FakeCytube extends EventEmitter {
   }
 
   /**
-   * Simulate a dead peer: stop sending pings and everything else, stop reading, never time out.
-   * The TCP connection stays open until the client gives up (or the server closes).
+   * Simulate a dead peer: stop sending pings and everything else, stop reading, no server-side
+   * ping timeout. The TCP connection and the user stay until the client gives up, the test calls
+   * drop(), or dropAfterMs passes (then the server drops it like CyTube's own ping timeout would,
+   * so a guest name becomes free again).
    */
-  freeze(ch, who = null) {
+  freeze(ch, who = null, { dropAfterMs = null } = {}) {
     for (const r of this.requireTargets(ch, who)) {
+      if (dropAfterMs !== null) {
+        const timer = setTimeout(() => {
+          this.timers.delete(timer);
+          r.ws?._socket?.destroy();
+        }, dropAfterMs);
+        this.timers.add(timer);
+      }
       const c = r.conn;
       r.frozen = true;
       clearTimeout(c.pingIntervalTimer);
@@ -676,9 +688,13 @@ export class FakeCytube extends EventEmitter {
     this.changed();
   }
 
-  /** §1: partitionChange {servers} to the clients, then the server disconnects them. */
+  /**
+   * §1: partitionChange {servers} to the clients, then the server disconnects them. With servers
+   * given, socketconfig of the channel answers them from now on (the channel moved).
+   */
   partitionChange(ch, { servers = null, who = null, disconnect = true } = {}) {
     const payload = { servers: servers ?? [this.socketConfigEntry()] };
+    if (servers) this.setSocketConfig(ch, servers);
     for (const r of this.requireTargets(ch, who)) {
       r.member?.emit('partitionChange', payload);
       if (disconnect) r.member?.socket?.disconnect(true);

@@ -652,6 +652,19 @@ test('control: freeze stops pings and all output; the connection stays open; the
   assert.deepEqual(srv.state('ctl').users.map((u) => u.name).sort(), ['Bot', 'Someone']);
 });
 
+test('control: freeze with dropAfterMs drops the dead socket later and frees the guest name', async (t) => {
+  const srv = await start(t);
+  const c = await raw(t, srv);
+  await c.connect();
+  c.emitEvent('joinChannel', { name: 'ctl' });
+  c.emitEvent('login', { name: 'Bot' });
+  await c.event('login');
+  srv.freeze('ctl', 'Bot', { dropAfterMs: 100 });
+  await srv.waitFor(() => srv.state('ctl').users.length === 0, 2000, 'the frozen user to be dropped');
+  const again = await sio(t, srv, { join: 'ctl', login: { name: 'Bot' } });
+  assert.equal(again.events.find((e) => e.event === 'login').args[0].success, true);
+});
+
 test('control: partitionChange sends {servers} and then disconnects', async (t) => {
   const srv = await start(t);
   const c = await raw(t, srv);
@@ -663,6 +676,7 @@ test('control: partitionChange sends {servers} and then disconnects', async (t) 
   const p = await c.event('partitionChange');
   assert.deepEqual(p.args[0], { servers });
   await c.waitClosed();
+  assert.deepEqual(await (await fetch(`${srv.url}/socketconfig/ctl.json`)).json(), { servers });
 });
 
 test('control: raw frames reach the client byte for byte (malformed, binary, oversized, nested)', async (t) => {
