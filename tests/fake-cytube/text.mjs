@@ -106,7 +106,9 @@ export class FloodLimiter {
       this.level = Math.max(0, this.level - ((nowMs - this.lastMs) / 1000) * params.sustained);
     }
     this.lastMs = nowMs;
-    if (this.level + cost > params.burst) return false;
+    // A client pacing exactly at `sustained` lands on the boundary; allow 1 ms of timer jitter
+    // (and the floating-point error of the sums) instead of dropping on a rounding error.
+    if (this.level + cost > params.burst + params.sustained / 1000) return false;
     this.level += cost;
     return true;
   }

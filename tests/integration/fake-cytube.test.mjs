@@ -493,6 +493,12 @@ test('flood limiter rules: /me costs two tokens, dropped lines do not count, 2 s
   assert.equal(l.take(p, 1, 1100), true); // 100 ms later one token is back
   assert.equal(l.take(p, 1, 1100), false);
   assert.equal(l.take(p, 20, 3200), true); // > 2 s of silence: a full burst again
+  // a client pacing exactly at the sustained rate after its burst is never dropped
+  const a = { burst: 4, sustained: 1, cooldown: 4 };
+  const m = new FloodLimiter();
+  const times = [86, 86, 86, 86, 1086, 2086, 3088, 4086, 5085.5, 6086];
+  assert.deepEqual(times.map((t) => m.take(a, 1, t)), times.map(() => true));
+  assert.equal(m.take(a, 1, 6500), false);
 });
 
 test('password login failure keeps a watcher that still receives chat but cannot speak', async (t) => {
