@@ -200,7 +200,20 @@ export class FakeCytube extends EventEmitter {
     };
     this.conns.set(conn.id, rec);
     // Record every frame the client sends, before engine.io processes it.
-    rec.ws?.prependListener('message', (data, isBinary) => this.record(rec, data, isBinary));
+    const attach = (ws) => ws?.prependListener('message', (data, isBinary) => this.record(rec, data, isBinary));
+    attach(rec.ws);
+    // A client that starts with HTTP long-polling (socket.io-client's default) upgrades later;
+    // its polling packets are recorded as the frames they would have been.
+    conn.on('packet', (p) => {
+      if (conn.transport.name !== 'polling') return;
+      const code = { open: 0, close: 1, ping: 2, pong: 3, message: 4, upgrade: 5, noop: 6 }[p.type] ?? '?';
+      const binary = Buffer.isBuffer(p.data);
+      this.record(rec, binary ? p.data : `${code}${p.data ?? ''}`, binary);
+    });
+    conn.on('upgrade', (transport) => {
+      rec.ws = transport.socket ?? null;
+      attach(rec.ws);
+    });
     conn.on('close', (reason) => {
       rec.closed = true;
       rec.closeReason = reason;

@@ -741,6 +741,26 @@ test('recording: every client frame per channel with increasing ms timestamps; w
   await assert.rejects(srv.waitForFrame('rec', 'neverSent', 50), /timed out/);
 });
 
+test('recording also covers clients that start with polling and upgrade (socket.io-client defaults)', async (t) => {
+  const srv = await start(t);
+  const socket = sioConnect(srv.url, { reconnection: false, forceNew: true });
+  track(t, () => socket.close());
+  socket.emit('joinChannel', { name: 'poll' });
+  socket.emit('login', { name: 'Poller' });
+  await srv.waitForFrame('poll', (f) => f.event === 'login');
+  await srv.waitFor(() => socket.io.engine?.transport?.name === 'websocket', WAIT_MS, 'the upgrade');
+  socket.emit('chatMsg', { msg: 'over websocket now', meta: {} });
+  await srv.waitForFrame('poll', (f) => f.event === 'chatMsg' && f.args[0].msg === 'over websocket now');
+  const ev = new EventEmitter();
+  let custom = null;
+  socket.once('custom', (x) => {
+    custom = x;
+    ev.emit('change');
+  });
+  srv.sendRaw('poll', 'Poller', '42["custom",2]');
+  assert.equal(await until(ev, () => custom, WAIT_MS, 'the raw frame over the upgraded socket'), 2);
+});
+
 test('control HTTP API and CLI: listening line, say, frames, kick, raw frame, demo page', async (t) => {
   const child = spawn(process.execPath, [CLI, '--port', '0', '--control-port', '0', '--account', 'Bot:pw:1'], {
     stdio: ['ignore', 'pipe', 'pipe'],
