@@ -378,6 +378,23 @@ test('kick: kick then 41, the WebSocket stays open and pinged; a 42 afterwards c
     await c.waitClosed();
 });
 
+test('duplicate login: the older socket gets kick "Duplicate login" and 41 and stays open (pinged)', async (t) => {
+    const srv = await start(t, { ...BOTCHAN, pingInterval: 150, pingTimeout: 1000 });
+    const first = await raw(t, srv);
+    await first.connect();
+    first.emitEvent('joinChannel', { name: 'botchan' });
+    first.emitEvent('login', { name: 'TestBot', pw: 'botpass' });
+    await first.event('setUserRank', (u) => u.name === 'TestBot');
+    const second = await sio(t, srv, { join: 'botchan', login: { name: 'TestBot', pw: 'botpass' } });
+    assert.equal(second.events.find((e) => e.event === 'login').args[0].success, true);
+    await first.frame((f) => f.data === '41', '41 on the older socket');
+    assert.ok(first.events().some((e) => e.event === 'kick' && e.args[0].reason === 'Duplicate login'));
+    const n = first.frames.length;
+    await first.until(() => first.frames.slice(n).some((f) => f.data === '2'), 'a ping after the kick');
+    assert.equal(first.closed, null);
+    assert.deepEqual(srv.state('botchan').users.map((u) => u.name), ['TestBot']);
+});
+
 test('privileged events without rank get the sender kicked (kick + 41)', async (t) => {
     const srv = await start(t);
     for (const ev of ['setOptions', 'setPermissions', 'setMotd', 'assignLeader', 'readChanLog', 'initACP']) {
