@@ -13,13 +13,20 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, daz, pg_temp
 AS $fn$
 DECLARE
-    v_lease interval;
+    v_lease  interval;
+    v_paused text[];
+    v_rooms  text[] := p_rooms;
 BEGIN
     SELECT coalesce(p_lease, q.lease) INTO v_lease FROM daz.queues q WHERE q.name = p_queue AND NOT q.paused;
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    IF p_rooms IS NULL THEN
+    -- Rooms held by daz.pause_room: taken out of the room list, or filtered out without one.
+    SELECT array_agg(pr.room) INTO v_paused FROM daz.paused_rooms pr WHERE pr.queue = p_queue;
+    IF v_paused IS NOT NULL AND v_rooms IS NOT NULL THEN
+        v_rooms := ARRAY(SELECT r FROM unnest(v_rooms) AS r WHERE r <> ALL (v_paused));
+    END IF;
+    IF v_rooms IS NULL THEN
         RETURN QUERY
         WITH c AS MATERIALIZED (
             SELECT x.id
@@ -27,6 +34,7 @@ BEGIN
              CROSS JOIN LATERAL (
                    SELECT j.id FROM daz.jobs j
                     WHERE j.queue = p_queue AND j.state = 'ready' AND j.priority = p.prio AND j.run_at <= now()
+                      AND (v_paused IS NULL OR j.room IS NULL OR j.room <> ALL (v_paused))
                     ORDER BY j.run_at, j.id
                     LIMIT p_limit
                       FOR UPDATE SKIP LOCKED) AS x
@@ -46,7 +54,7 @@ BEGIN
              CROSS JOIN LATERAL (
                    SELECT j.id FROM daz.jobs j
                     WHERE j.queue = p_queue AND j.state = 'ready' AND j.priority = p.prio
-                      AND j.room = ANY (p_rooms) AND j.run_at <= now()
+                      AND j.room = ANY (v_rooms) AND j.run_at <= now()
                     ORDER BY j.run_at, j.id
                     LIMIT p_limit
                       FOR UPDATE SKIP LOCKED) AS x
@@ -97,6 +105,7 @@ $fn$;
 COMMENT ON FUNCTION daz.claim(text, text, integer, text[], interval) IS
     'Claim up to p_limit runnable jobs (run_at <= now()) of a queue that is not paused, in order priority DESC, run_at, id, '
     'optionally only for rooms p_rooms; skips jobs other workers hold (SKIP LOCKED). Sets state running, attempts + 1, '
-    'locked_by = p_worker, lease_until = now() + (p_lease or the queue''s lease). daz_daemon: queue cytube only.';
+    'locked_by = p_worker, lease_until = now() + (p_lease or the queue''s lease). Rooms held by daz.pause_room are '
+    'skipped. daz_daemon: queue cytube only.';
 REVOKE ALL ON FUNCTION daz.claim(text, text, integer, text[], interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION daz.claim(text, text, integer, text[], interval) TO daz_daemon;
