@@ -6,11 +6,14 @@
 -- nested loop yields level 3's rows before level 2's and the outer LIMIT stops pulling once it
 -- has enough, so no row is locked that is not claimed. The UPDATE takes the locked ids as an
 -- array (primary key lookups): joined to the CTE instead, a cached generic plan cannot know the
--- LIMIT and hashes the whole table.
+-- LIMIT and hashes the whole table. The generic plan is the right one whatever the arguments, and
+-- forcing it saves re-planning on every call (a custom plan looks cheaper for LIMIT 1, so the plan
+-- cache would otherwise plan each claim afresh).
 CREATE OR REPLACE FUNCTION daz.queue_claim(p_queue text, p_worker text, p_limit integer,
                                            p_rooms text[], p_lease interval) RETURNS SETOF daz.jobs
 LANGUAGE plpgsql
 SET search_path = pg_catalog, daz, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $fn$
 DECLARE
     v_lease  interval;
@@ -23,8 +26,9 @@ BEGIN
     END IF;
     -- Rooms held by daz.pause_room: taken out of the room list, or filtered out without one.
     SELECT array_agg(pr.room) INTO v_paused FROM daz.paused_rooms pr WHERE pr.queue = p_queue;
-    IF v_paused IS NOT NULL AND v_rooms IS NOT NULL THEN
-        v_rooms := ARRAY(SELECT r FROM unnest(v_rooms) AS r WHERE r <> ALL (v_paused));
+    IF v_rooms IS NOT NULL THEN
+        v_rooms := ARRAY(SELECT DISTINCT r FROM unnest(v_rooms) AS r
+                          WHERE r IS NOT NULL AND (v_paused IS NULL OR r <> ALL (v_paused)));
     END IF;
     IF v_rooms IS NULL THEN
         RETURN QUERY
@@ -47,17 +51,26 @@ BEGIN
         )
         SELECT * FROM u ORDER BY u.priority DESC, u.run_at, u.id;
     ELSE
+        -- With a room list: one probe per level and room on the per-room claim index, merged by
+        -- run_at within the level. This may lock up to p_limit rows per room of one level while
+        -- claiming p_limit; the extra rows stay ready and are released at commit (a room is held
+        -- by one daemon, so nobody else is waiting for them).
         RETURN QUERY
         WITH c AS MATERIALIZED (
             SELECT x.id
               FROM (VALUES (3), (2), (1), (0)) AS p(prio)
              CROSS JOIN LATERAL (
-                   SELECT j.id FROM daz.jobs j
-                    WHERE j.queue = p_queue AND j.state = 'ready' AND j.priority = p.prio
-                      AND j.room = ANY (v_rooms) AND j.run_at <= now()
-                    ORDER BY j.run_at, j.id
-                    LIMIT p_limit
-                      FOR UPDATE SKIP LOCKED) AS x
+                   SELECT y.id
+                     FROM unnest(v_rooms) AS r(room)
+                    CROSS JOIN LATERAL (
+                          SELECT j.id, j.run_at FROM daz.jobs j
+                           WHERE j.queue = p_queue AND j.state = 'ready' AND j.priority = p.prio
+                             AND j.room = r.room AND j.run_at <= now()
+                           ORDER BY j.run_at, j.id
+                           LIMIT p_limit
+                             FOR UPDATE SKIP LOCKED) AS y
+                    ORDER BY y.run_at, y.id
+                    LIMIT p_limit) AS x
              LIMIT p_limit
         ), u AS (
             UPDATE daz.jobs j

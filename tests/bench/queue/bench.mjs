@@ -71,11 +71,14 @@ async function dazDrain(name, batch) {
     await Promise.all(clients.map(async (c, w) => {
         for (;;) {
             check();
-            const r = await c.query('SELECT id FROM daz.claim($1, $2, $3)', ['bench', `w${w}`, batch]);
+            // Named (prepared) statements, as graphile-worker uses by default.
+            const r = await c.query({ name: 'claim', text: 'SELECT id FROM daz.claim($1, $2, $3)',
+                                      values: ['bench', `w${w}`, batch] });
             if (r.rows.length === 0) return;
             // the no-op handler
             handled += r.rows.length;
-            await c.query('SELECT daz.complete($1::bigint[])', [r.rows.map((x) => x.id)]);
+            await c.query({ name: 'complete', text: 'SELECT daz.complete($1::bigint[])',
+                            values: [r.rows.map((x) => x.id)] });
         }
     }));
     const ms = now() - t0;
