@@ -394,7 +394,12 @@ BEGIN
           FROM per_user p
          WHERE NOT p.has_presence
            AND NOT EXISTS (SELECT 1 FROM daz.users u WHERE u.room = p.room AND u.name = p.name)
-        ON CONFLICT (room, name) DO NOTHING
+        -- Another session may have added the user meanwhile: add to its row then.
+        ON CONFLICT (room, name) DO UPDATE
+           SET first_seen = LEAST(users.first_seen, EXCLUDED.first_seen),
+               last_seen = GREATEST(users.last_seen, EXCLUDED.last_seen),
+               last_message_at = GREATEST(users.last_message_at, EXCLUDED.last_message_at),
+               messages = users.messages + EXCLUDED.messages
     ),
     -- Sessions: each offline -> online change opens one, each online -> offline change closes one.
     changes AS (
