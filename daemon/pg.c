@@ -59,6 +59,10 @@ struct pg_conn {
 
 	struct backoff bo;
 	lws_sorted_usec_list_t sul_retry;
+	/* lws drops POLLOUT after a raw file's writeable callback returns, so a request made inside
+	 * that callback is re-issued from this timer on the next loop turn. */
+	lws_sorted_usec_list_t sul_write;
+	bool in_writeable;
 	unsigned long reconnects;
 	bool ever_up;
 };
@@ -241,6 +245,25 @@ static const char *conn_error(struct pg_conn *c)
 	return buf;
 }
 
+static void write_cb(lws_sorted_usec_list_t *sul)
+{
+	struct pg_conn *c = lws_container_of(sul, struct pg_conn, sul_write);
+
+	if (c->wsi)
+		lws_callback_on_writable(c->wsi);
+}
+
+/* Ask for one writeable callback on the socket. */
+static void request_write(struct pg_conn *c)
+{
+	if (!c->wsi)
+		return;
+	if (c->in_writeable)
+		lws_sul_schedule(c->d->lws, 0, &c->sul_write, write_cb, 1);
+	else
+		lws_callback_on_writable(c->wsi);
+}
+
 /* Flush libpq's output buffer; ask for writeable while it is not empty. */
 static int flush_out(struct pg_conn *c)
 {
@@ -248,8 +271,8 @@ static int flush_out(struct pg_conn *c)
 
 	if (r < 0)
 		return -1;
-	if (r > 0 && c->wsi)
-		lws_callback_on_writable(c->wsi);
+	if (r > 0)
+		request_write(c);
 	return 0;
 }
 
@@ -423,7 +446,7 @@ static void connect_poll(struct pg_conn *c)
 			conn_lost(c, "socket adoption failed");
 			return;
 		}
-		lws_callback_on_writable(c->wsi);
+		request_write(c);
 		return;
 	default: /* READING: POLLIN is always armed on the adopted fd */
 		if (sync_socket(c) < 0)
@@ -448,7 +471,7 @@ static void start_connect(struct pg_conn *c)
 		conn_lost(c, "socket adoption failed");
 		return;
 	}
-	lws_callback_on_writable(c->wsi);
+	request_write(c);
 }
 
 /* One readiness report for c's socket. */
@@ -486,8 +509,13 @@ static int pg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 			return on_io(c, true);
 		return 0;
 	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-		if (c && c->wsi == wsi)
-			return on_io(c, false);
+		if (c && c->wsi == wsi) {
+			int rc;
+			c->in_writeable = true;
+			rc = on_io(c, false);
+			c->in_writeable = false;
+			return rc;
+		}
 		return 0;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		if (c && c->wsi == wsi) {
@@ -551,6 +579,7 @@ void pg_conn_free(struct pg_conn *c)
 	if (!c)
 		return;
 	lws_sul_cancel(&c->sul_retry);
+	lws_sul_cancel(&c->sul_write);
 	c->phase = PG_CLOSED;
 	detach_wsi(c);
 	if (c->conn)
