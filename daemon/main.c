@@ -196,6 +196,7 @@ static void probe_done(struct pg_conn *c, PGresult *res, void *arg)
 	if (!pg_result_ok(res) || PQntuples(res) != 1)
 		return;
 	d->db_has_rooms_sql = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	room_report_all(d);
 	log_debug("db", "daz.room_state/daz.heartbeat %s",
 		  d->db_has_rooms_sql ? "present" : "absent: room state not written");
 }

@@ -262,6 +262,13 @@ void room_apply_config(struct dazd *d)
 	}
 }
 
+void room_report_all(struct dazd *d)
+{
+	for (struct room *r = d->rooms; r; r = r->next)
+		if (!r->removing)
+			room_report(r);
+}
+
 void room_set_standby(struct room *r, bool standby)
 {
 	if (r->standby == standby)
@@ -359,7 +366,10 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 
 	(void)sul;
 	reap(d);
-	if (d->db_has_rooms_sql && pg_conn_up(d->db) && (rooms = rooms_literal(d)) != NULL) {
+	/* With leases (lease.c) the lease heartbeat renews daz.workers; this one is for
+	 * inbound-only builds. */
+	if (!d->rooms_need_lease && d->db_has_rooms_sql && pg_conn_up(d->db) &&
+	    (rooms = rooms_literal(d)) != NULL) {
 		snprintf(pid, sizeof(pid), "%d", (int)getpid());
 		snprintf(lease, sizeof(lease), "%d seconds",
 			 d->cfg->lease_s > 0 ? d->cfg->lease_s : LEASE_S_DEFAULT);

@@ -61,6 +61,9 @@ bool room_all_joined(const struct dazd *d);
  * ws state hooks. error may be NULL (keeps last_error). */
 void room_set_state(struct room *r, enum room_state s, const char *error);
 
+/* Write every room's state to the database again (after a reconnect). */
+void room_report_all(struct dazd *d);
+
 /* Lease gate (outbox.c): standby rooms disconnect and do not reconnect until released. */
 void room_set_standby(struct room *r, bool standby);
 
