@@ -35,14 +35,6 @@ BEGIN
            heartbeat_at = now(),
            rooms        = EXCLUDED.rooms;
 
-    -- Rooms held but no longer served (removed from the config, or shutting down): give them back.
-    UPDATE daz.rooms
-       SET holder = NULL, lease_until = NULL, state = 'offline', connected_since = NULL,
-           updated_at = now()
-     WHERE holder = p_worker
-       AND p_rooms IS NOT NULL
-       AND room <> ALL (p_rooms);
-
     -- Renew what we hold. A lease that already expired is still ours while nobody took it over.
     WITH renewed AS (
         UPDATE daz.rooms
@@ -57,7 +49,7 @@ END;
 $$;
 
 COMMENT ON FUNCTION daz.heartbeat(text, text, integer, text, text[], interval) IS
-    'Worker liveness and lease renewal, called by dazd every lease/3: upserts daz.workers (rooms = p_rooms, the rooms the worker serves), releases rooms it holds that are not in p_rooms (NULL p_rooms keeps all), renews the lease of every room it still holds to now() + p_lease and returns those rooms, sorted. A room missing from the result was taken over by another worker: stop serving it. Example: SELECT daz.heartbeat(''host1:42'', ''host1'', 42, ''0.1.0'', ''{lobby}'', ''30 seconds'');';
+    'Worker liveness and lease renewal, called by dazd every lease/3: upserts daz.workers (rooms = p_rooms, the rooms the worker serves, for display), renews the lease of every room it still holds to now() + p_lease and returns those rooms, sorted. Rooms are given back only by daz.room_release. A room missing from the result was taken over by another worker: stop serving it. Example: SELECT daz.heartbeat(''host1:42'', ''host1'', 42, ''0.1.0'', ''{lobby}'', ''30 seconds'');';
 
 REVOKE ALL ON FUNCTION daz.heartbeat(text, text, integer, text, text[], interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION daz.heartbeat(text, text, integer, text, text[], interval) TO daz_daemon;

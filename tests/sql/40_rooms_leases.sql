@@ -1,6 +1,6 @@
 -- 40_rooms_leases.sql — room leases in one session: acquire, refuse, renew, expire and take over, heartbeat, state, release.
 BEGIN;
-SELECT plan(47);
+SELECT plan(48);
 
 -- Schema
 SELECT has_table('daz', 'rooms', 'daz.rooms exists');
@@ -65,9 +65,9 @@ SELECT is(daz.heartbeat('w2', 'host2', 202, '0.1.0', '{lobby,lobby-other}', '10 
           '{lobby,lobby-other}'::text[], 'an expired lease nobody took is renewed by its holder');
 SELECT ok((SELECT lease_until > now() + interval '9 seconds' FROM daz.rooms WHERE room = 'lobby'),
           'heartbeat renews to now() + p_lease');
-SELECT is(daz.heartbeat('w2', 'host2', 202, '0.1.0', '{lobby}', '10 seconds'), '{lobby}'::text[],
-          'a room dropped from p_rooms is released by the heartbeat');
-SELECT is((SELECT holder FROM daz.rooms WHERE room = 'lobby-other'), NULL, 'the dropped room is free');
+SELECT is(daz.heartbeat('w2', 'host2', 202, '0.1.0', '{lobby}', '10 seconds'), '{lobby,lobby-other}'::text[],
+          'p_rooms is informational: the heartbeat renews every room held');
+SELECT ok(daz.room_release('w2', 'lobby-other'), 'a room is given back with daz.room_release');
 
 -- room_state transitions
 SELECT ok(daz.room_state('w2', 'lobby', 'connecting'), 'connecting');
@@ -85,6 +85,9 @@ SELECT throws_ok($$SELECT daz.room_state('w2', 'lobby', 'dancing')$$, '22023', N
 SELECT is((SELECT lease FROM daz.room_overview WHERE room = 'lobby'), 'held', 'overview shows a held lease');
 SELECT is((SELECT host FROM daz.room_overview WHERE room = 'lobby'), 'host2', 'overview shows the holder host');
 SELECT is((SELECT lease FROM daz.room_overview WHERE room = 'lobby-other'), 'free', 'overview shows a free room');
+UPDATE daz.rooms SET lease_until = now() - interval '1 second' WHERE room = 'lobby';
+SELECT is((SELECT lease FROM daz.room_overview WHERE room = 'lobby'), 'expired', 'overview shows an expired lease');
+UPDATE daz.rooms SET lease_until = now() + interval '10 seconds' WHERE room = 'lobby';
 
 -- Release
 SELECT ok(NOT daz.room_release('w1', 'lobby'), 'a non-holder cannot release');
