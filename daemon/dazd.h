@@ -14,6 +14,7 @@ struct pg_conn;
 struct ingest;
 struct room;
 struct metrics;
+struct dazd;
 
 enum dazd_phase {
 	DAZD_RUNNING = 0,  /* normal operation */
@@ -71,6 +72,14 @@ int dazd_add_drained_hook(struct dazd *d, dazd_drained_hook fn, void *arg)
 
 /* While draining: re-check every drained hook now (call after finishing a piece of work). */
 void dazd_check_drained(struct dazd *d);
+
+/*
+ * The outbound half (outbox.c) plugs in here: main.c calls outbox_init() after the database
+ * connection and ingest exist and before rooms start (so it can set rooms_need_lease and add
+ * hooks), and outbox_free() after the loop ended. Weak: dazd runs inbound-only without them.
+ */
+int outbox_init(struct dazd *d) __attribute__((weak));
+void outbox_free(struct dazd *d) __attribute__((weak));
 
 /* Clocks in microseconds. */
 int64_t dazd_mono_us(void);
