@@ -4,8 +4,27 @@
 
 #include <stdbool.h>
 
+#include <stddef.h>
+
 struct dazd;
 struct room;
+
+/* What d->outbox points to: the private state of each outbound module (owned by outbox.c). */
+struct outbound {
+	struct outbox_state *ob;       /* outbox.c */
+	struct lease_state *lease;     /* lease.c */
+	struct control_state *control; /* control.c */
+	struct worker_state *worker;   /* worker.c */
+};
+
+/* d->outbox as struct outbound, NULL before outbox_init. */
+struct outbound *outbound_of(const struct dazd *d);
+
+/*
+ * A PostgreSQL text[] literal of n strings ({"a","b \"c\""}), for $n::text[] parameters.
+ * Caller frees. NULL on out of memory.
+ */
+char *outbox_text_array(const char *const *items, size_t n);
 
 /*
  * Start the whole outbound side of dazd: room leases (lease.c), the LISTEN connection and
