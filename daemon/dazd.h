@@ -5,7 +5,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#ifdef DAZ_VERSION
+#define DAZD_VERSION DAZ_VERSION /* from the Makefile: VERSION + git */
+#else
 #define DAZD_VERSION "0.1.0"
+#endif
 
 struct lws_context;
 struct lws_vhost;
