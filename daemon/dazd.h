@@ -13,6 +13,7 @@
 
 struct lws_context;
 struct lws_vhost;
+struct lws_protocols;
 struct cfg;
 struct pg_conn;
 struct ingest;
@@ -37,6 +38,7 @@ typedef bool (*dazd_drained_hook)(struct dazd *d, void *arg);
 struct dazd {
 	struct lws_context *lws;
 	struct lws_vhost *vhost;  /* listening vhost; raw fds and default TLS client vhost */
+	const struct lws_protocols *vhost_protocols; /* the protocol list every vhost uses */
 	struct cfg *cfg;          /* running config, owned */
 	const char *config_path;  /* borrowed from argv */
 	char host[128];           /* gethostname() */

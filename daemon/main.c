@@ -54,7 +54,6 @@ static void begin_drain(struct dazd *d, const char *why)
 	log_info("main", "%s: draining (stop reading, store or spool buffered events, close rooms)",
 		 why);
 	d->phase = DAZD_DRAINING;
-	ws_pause_rx_all(d);
 	room_stop_all(d, "shutting down");
 	ingest_drain(d->ingest);
 	lws_sul_schedule(d->lws, 0, &sul_drain_timeout, drain_timeout_cb,
@@ -267,7 +266,7 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct lws_protocols protos[5];
+	static struct lws_protocols protos[5];
 	struct lws_context_creation_info info;
 	struct dazd *d = &the_dazd;
 	const char *path = NULL;
@@ -346,6 +345,7 @@ int main(int argc, char **argv)
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.protocols = protos;
+	d->vhost_protocols = protos;
 	info.vhost_name = "dazd";
 	info.port = port ? port : CONTEXT_PORT_NO_LISTEN;
 	info.iface = iface[0] ? iface : NULL;
