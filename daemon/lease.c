@@ -45,7 +45,14 @@ struct lease_state {
 static struct lease_state *state_of(const struct dazd *d)
 {
 	struct outbound *o = outbound_of(d);
-	return o ? o->lease : NULL;
+	return o && !o->dead ? o->lease : NULL;
+}
+
+/* After outbox_free: a callback arriving during teardown does nothing. */
+static bool gone(const struct lease_state *ls)
+{
+	struct outbound *o = outbound_of(ls->d);
+	return !o || o->dead;
 }
 
 static int lease_seconds(const struct dazd *d)
@@ -105,6 +112,8 @@ static void release_done(struct pg_conn *c, PGresult *res, void *arg)
 	struct lease_room *e = arg;
 	struct lease_state *ls = e->ls;
 	(void)c;
+	if (gone(ls))
+		return;
 	e->releasing = false;
 	if (res && pg_result_ok(res)) {
 		log_info(e->name, "lease released");
@@ -144,6 +153,8 @@ static void acquire_done(struct pg_conn *c, PGresult *res, void *arg)
 	struct room *r;
 	(void)c;
 
+	if (gone(ls))
+		return;
 	e->asking = false;
 	if (!res) {
 		log_warn(e->name, "lease acquire lost with the database connection; retrying");
@@ -212,6 +223,8 @@ static void beat_done(struct pg_conn *c, PGresult *res, void *arg)
 	struct dazd *d = ls->d;
 	(void)c;
 
+	if (gone(ls))
+		return;
 	ls->beat_in_flight = false;
 	if (!res || !pg_result_ok(res)) {
 		const char *code = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -416,6 +429,7 @@ unsigned lease_count(const struct dazd *d)
 	return n;
 }
 
+/* Stop the timer. The state and its entries stay: queued d->db callbacks point at them. */
 void lease_free(struct dazd *d)
 {
 	struct outbound *o = outbound_of(d);
@@ -423,11 +437,4 @@ void lease_free(struct dazd *d)
 	if (!ls)
 		return;
 	lws_sul_cancel(&ls->sul);
-	while (ls->rooms) {
-		struct lease_room *e = ls->rooms;
-		ls->rooms = e->next;
-		free(e);
-	}
-	free(ls);
-	o->lease = NULL;
 }

@@ -119,7 +119,13 @@ struct outbound *outbound_of(const struct dazd *d)
 static struct outbox_state *state_of(const struct dazd *d)
 {
 	struct outbound *o = outbound_of(d);
-	return o ? o->ob : NULL;
+	return o && !o->dead ? o->ob : NULL;
+}
+
+static bool dead(const struct outbox_state *s)
+{
+	struct outbound *o = outbound_of(s->d);
+	return !o || o->dead;
 }
 
 char *outbox_text_array(const char *const *items, size_t n)
@@ -402,7 +408,7 @@ static void room_drop_jobs(struct ob_room *o, const char *queued_reason, const c
 	}
 	while (o->sent) {
 		struct ob_job *j = o->sent;
-		if (s->draining)
+		if (s->d->phase != DAZD_RUNNING)
 			job_complete(j, false); /* written before shutdown: most likely delivered */
 		else
 			job_fail(j, sent_reason, true);
@@ -800,8 +806,7 @@ static void on_event(struct room *r, const char *type, struct json_object *args,
 	char reason[300], lb[120];
 	(void)received_us;
 
-	o = ob_room_get(s, r->name);
-	if (!o)
+	if (dead(s) || !(o = ob_room_get(s, r->name)))
 		return;
 	if (strcmp(type, "chatMsg") == 0 || strcmp(type, "pm") == 0) {
 		if (is_bot(r, args))
@@ -845,8 +850,8 @@ static void on_state(struct room *r, enum room_state old_state, enum room_state 
                      void *arg)
 {
 	struct outbox_state *s = arg;
-	struct ob_room *o = ob_room_get(s, r->name);
-	if (!o)
+	struct ob_room *o;
+	if (dead(s) || !(o = ob_room_get(s, r->name)))
 		return;
 	if (old_state == ROOM_JOINED && new_state != ROOM_JOINED) {
 		lws_sul_cancel(&o->sul);
@@ -877,6 +882,8 @@ static void claim_done(struct pg_conn *c, PGresult *res, void *arg)
 	struct dazd *d = s->d;
 	(void)c;
 
+	if (dead(s))
+		return;
 	s->claim_in_flight = false;
 	if (!res || !pg_result_ok(res)) {
 		log_warn("outbox", "claim failed: %s",
@@ -1006,6 +1013,8 @@ static void acks_requeue(struct ob_acks *fly, struct ob_acks *pending)
 static void ack_done(struct outbox_state *s, PGresult *res, struct ob_acks *fly,
                      struct ob_acks *pending, bool *in_flight, const char *what)
 {
+	if (dead(s))
+		return;
 	*in_flight = false;
 	if (!res) {
 		/* connection lost: the database never saw it; send it again once it is back */
@@ -1233,6 +1242,8 @@ static void on_reload(struct dazd *d, const struct cfg *old_cfg, const struct cf
 static bool drained(struct dazd *d, void *arg)
 {
 	struct outbox_state *s = arg;
+	if (dead(s))
+		return true;
 	if (!s->drain_started) {
 		s->drain_started = true;
 		s->draining = true;
@@ -1333,18 +1344,19 @@ void outbox_free(struct dazd *d)
 {
 	struct outbound *o = outbound_of(d);
 	struct outbox_state *s = o ? o->ob : NULL;
-	if (!o)
+	if (!o || o->dead)
 		return;
 	control_free(d);
 	worker_free(d);
 	lease_free(d);
+	o->dead = true;
 	if (s) {
 		lws_sul_cancel(&s->sul_poll);
 		lws_sul_cancel(&s->sul_tick);
 		lws_sul_cancel(&s->sul_ack);
 		lws_sul_cancel(&s->sul_extend);
 		while (s->rooms) {
-			struct ob_room *r = s->rooms;
+			struct ob_room *r = s->rooms; /* nothing but this list points at a room */
 			s->rooms = r->next;
 			lws_sul_cancel(&r->sul);
 			while (r->queue) {
@@ -1370,8 +1382,5 @@ void outbox_free(struct dazd *d)
 		acks_free(&s->failed);
 		acks_free(&s->done_fly);
 		acks_free(&s->failed_fly);
-		free(s);
 	}
-	free(o);
-	d->outbox = NULL;
 }

@@ -15,6 +15,7 @@ struct outbound {
 	struct lease_state *lease;     /* lease.c */
 	struct control_state *control; /* control.c */
 	struct worker_state *worker;   /* worker.c */
+	bool dead;                     /* outbox_free ran: late callbacks and hooks do nothing */
 };
 
 /* d->outbox as struct outbound, NULL before outbox_init. */
@@ -35,7 +36,12 @@ char *outbox_text_array(const char *const *items, size_t n);
  */
 int outbox_init(struct dazd *d) __attribute__((warn_unused_result));
 
-/* Free everything outbox_init created (after the loop ended). NULL-safe on a dazd without it. */
+/*
+ * Tear down after the loop ended: frees the LISTEN and jobs connections, every held job and the
+ * timers. The small fixed state stays allocated until exit, because main frees d->db and the
+ * rooms afterwards and their queued callbacks and ws hooks may still name it (they see
+ * outbound.dead and return).
+ */
 void outbox_free(struct dazd *d);
 
 /* Wake-ups (notification, poll timer, reconnect): claim now if nothing is in flight. */
