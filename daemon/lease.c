@@ -338,6 +338,11 @@ static void beat_timer(lws_sorted_usec_list_t *sul)
 {
 	struct lease_state *ls = lws_container_of(sul, struct lease_state, sul);
 	int s = lease_seconds(ls->d);
+	if (!ls->d->db || !pg_conn_up(ls->d->db)) {
+		/* start-up or reconnect: beat as soon as the database is there */
+		schedule_beat(ls, 100000);
+		return;
+	}
 	beat(ls);
 	/* lease_s / 3, at least 1 s: two beats may be lost before the lease lapses. */
 	schedule_beat(ls, (lws_usec_t)(s >= 3 ? s * 1000000LL / 3 : 1000000LL));
