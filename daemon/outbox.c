@@ -423,7 +423,8 @@ static bool emit_allowed(const char *ev)
 	static const char *const deny[] = {"setOptions",    "setPermissions", "setMotd",
 	                                   "setChannelCSS", "setChannelJS",   "assignLeader",
 	                                   "readChanLog",   "initACP",        "joinChannel",
-	                                   "login",         "chatMsg",        "pm"};
+	                                   "login",         "chatMsg",        "pm",
+					   "channelPassword"};
 	size_t n = strlen(ev);
 	if (n == 0 || n > 64 || !isalpha((unsigned char)ev[0]))
 		return false;

@@ -112,6 +112,7 @@ export async function startDazd(t, { db, srv, rooms, worker = null, extra = {}, 
     const d = {
         proc,
         config,
+        file,
         exited,
         log: () => out,
         running: () => !done,
