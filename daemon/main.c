@@ -354,6 +354,7 @@ int main(int argc, char **argv)
 		die(1, "cannot listen on %s (http.listen)", d->cfg->http_listen);
 
 	d->metrics = metrics_new();
+	(void)http_attach(d);
 	if (!d->metrics || metrics_declare_dazd(d->metrics) != 0)
 		die(1, "out of memory");
 	if (setup_signals(d) != 0)

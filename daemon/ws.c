@@ -941,7 +941,10 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		if (c && wsi == c->wsi)
-			ws_closed(c, "closed by peer");
+			ws_closed(c, (c->close_requested || c->stop_requested ||
+				      c->r->d->phase != DAZD_RUNNING) && c->close_why[0]
+					     ? c->close_why
+					     : "closed by peer");
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		if (c && wsi == c->wsi && c->step != WS_IDLE) {
