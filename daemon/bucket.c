@@ -82,12 +82,19 @@ int64_t bucket_wait_ms(struct bucket *b, double cost, int64_t now_ms)
 		return wait;
 	refill(b, now_ms);
 	cost = clamp_cost(b, cost);
-	/* tokens at the end of the block (a cooldown leaves the bucket empty until then) */
-	double have = b->tokens + (double)wait * b->rate / 1000.0;
+	/* tokens at the end of the block (refilling starts at last_ms, which a cooldown moved to
+	 * the end of the block) */
+	int64_t from = now_ms + wait;
+	double have = b->tokens;
+	if (from > b->last_ms)
+		have += (double)(from - b->last_ms) * b->rate / 1000.0;
 	if (have > b->burst)
 		have = b->burst;
-	if (have + 1e-9 < cost)
-		wait += (int64_t)ceil((cost - have) * 1000.0 / b->rate);
+	if (have + 1e-9 < cost) {
+		double need_ms = (cost - have) * 1000.0 / b->rate;
+		int64_t w = (int64_t)need_ms;
+		wait += w < need_ms ? w + 1 : w; /* round up without libm */
+	}
 	return wait;
 }
 

@@ -288,7 +288,7 @@ static bool word_chars(const char *s, size_t max)
 	return true;
 }
 
-static bool valid_port(const char *s, size_t n)
+static bool valid_port(const char *s, size_t n, bool allow_zero)
 {
 	long v = 0;
 	if (n < 1 || n > 5)
@@ -298,10 +298,11 @@ static bool valid_port(const char *s, size_t n)
 			return false;
 		v = v * 10 + (s[i] - '0');
 	}
-	return v >= 1 && v <= 65535;
+	return (v >= 1 || allow_zero) && v <= 65535;
 }
 
-/* host[:port] with host a DNS name, IPv4 address or [IPv6]; port optional unless need_port. */
+/* host[:port] with host a DNS name, IPv4 address or [IPv6]; port optional unless need_port
+ * (a listen address, where port 0 means any free port). */
 static bool valid_hostport(const char *s, bool need_port)
 {
 	const char *colon;
@@ -316,7 +317,7 @@ static bool valid_hostport(const char *s, bool need_port)
 		}
 		if (end[1] == '\0')
 			return !need_port;
-		return end[1] == ':' && valid_port(end + 2, strlen(end + 2));
+		return end[1] == ':' && valid_port(end + 2, strlen(end + 2), need_port);
 	}
 	colon = strchr(s, ':');
 	hl = colon ? (size_t)(colon - s) : strlen(s);
@@ -328,7 +329,7 @@ static bool valid_hostport(const char *s, bool need_port)
 	}
 	if (!colon)
 		return !need_port;
-	return valid_port(colon + 1, strlen(colon + 1));
+	return valid_port(colon + 1, strlen(colon + 1), need_port);
 }
 
 /* http(s)://host[:port][/] → normalised without the trailing slash, in place. */
@@ -429,12 +430,15 @@ static int load_room(struct ctx *x, struct json_object *o, size_t idx, struct cf
 		return fail(x, path, "out of memory");
 
 	sources = (r->password != NULL) + (r->password_env != NULL) + (r->password_file != NULL);
-	if (sources != 1)
+	/* none: a guest login (CyTube accepts guests in most channels) */
+	if (sources > 1)
 		return fail(x, path,
-		            "exactly one of password, password_env, password_file is required "
-		            "(found %d)",
+		            "give at most one of password, password_env, password_file (found %d)",
 		            sources);
-	if (r->password_env) {
+	/* a disabled room is not joined: its secret is resolved once it is enabled (on reload) */
+	if (!r->enabled) {
+		/* nothing to resolve yet */
+	} else if (r->password_env) {
 		const char *v = getenv(r->password_env);
 		join(p, sizeof(p), path, "password_env");
 		if (!v)
@@ -448,7 +452,7 @@ static int load_room(struct ctx *x, struct json_object *o, size_t idx, struct cf
 		if (read_password_file(x, p, r->password_file, &r->password) < 0)
 			return -1;
 	}
-	if (r->tls_ca_file && access(r->tls_ca_file, R_OK) < 0)
+	if (r->enabled && r->tls_ca_file && access(r->tls_ca_file, R_OK) < 0)
 		return fail(x, (join(p, sizeof(p), path, "tls_ca_file"), p), "cannot read %s: %s",
 		            r->tls_ca_file, strerror(errno));
 
@@ -893,16 +897,21 @@ size_t cfg_summary(const struct cfg *c, char *buf, size_t buflen)
 	          c->outbound_poll_ms, c->outbound_confirm_ms, c->lease_s);
 	for (size_t i = 0; i < c->n_rooms; i++) {
 		const struct cfg_room *r = &c->rooms[i];
-		const char *src = r->password_env    ? "password_env"
-		                  : r->password_file ? "password_file"
-		                                     : "password";
-		const char *srcv = r->password_env    ? r->password_env
-		                   : r->password_file ? r->password_file
-		                                      : "";
+		char pw[300];
+		if (r->password_env)
+			snprintf(pw, sizeof(pw), "password from password_env %s%s", r->password_env,
+			         r->enabled ? " (set)" : "");
+		else if (r->password_file)
+			snprintf(pw, sizeof(pw), "password from password_file %s%s",
+			         r->password_file, r->enabled ? " (read)" : "");
+		else if (r->password && *r->password)
+			snprintf(pw, sizeof(pw), "password (set, in the config)");
+		else
+			snprintf(pw, sizeof(pw), "guest login (no password)");
 		sb_printf(&b,
-		          "room %s: %s/r/%s as %s, password (set, from %s%s%s), tls_ca_file %s, "
-		          "%s, pacing burst %g per_second %g max_len %d\n",
-		          r->key, r->site, r->channel, r->username, src, *srcv ? " " : "", srcv,
+		          "room %s: %s/r/%s as %s, %s, tls_ca_file %s, %s, pacing burst %g "
+		          "per_second %g max_len %d\n",
+		          r->key, r->site, r->channel, r->username, pw,
 		          r->tls_ca_file ? r->tls_ca_file : "(system)",
 		          r->enabled ? "enabled" : "disabled", r->pacing.burst,
 		          r->pacing.per_second, r->pacing.max_len);

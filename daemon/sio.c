@@ -2,6 +2,7 @@
 #include "sio.h"
 
 #include <json-c/json.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,34 @@ static bool text_ok(const char *buf, size_t len)
 	return true;
 }
 
+/* json-c accepts NaN and Infinity (and 1e999 becomes infinite); JSON and jsonb do not. */
+static bool all_finite(struct json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(o));
+	case json_type_array: {
+		size_t n = json_object_array_length(o);
+		for (size_t i = 0; i < n; i++) {
+			if (!all_finite(json_object_array_get_idx(o, i)))
+				return false;
+		}
+		return true;
+	}
+	case json_type_object: {
+		json_object_object_foreach(o, k, v)
+		{
+			(void)k;
+			if (!all_finite(v))
+				return false;
+		}
+		return true;
+	}
+	default:
+		return true;
+	}
+}
+
 /* Parse exactly len bytes of JSON with bounded depth. */
 static enum sio_result parse_json(const char *s, size_t len, struct json_object **out, char *err,
                                   size_t errlen)
@@ -70,6 +99,11 @@ static enum sio_result parse_json(const char *s, size_t len, struct json_object 
 			return reject(SIO_REJECT_JSON, err, errlen, "bad JSON: truncated%s", NULL);
 		return reject(SIO_REJECT_JSON, err, errlen, "bad JSON: %s",
 		              json_tokener_error_desc(jerr));
+	}
+	if (!all_finite(o)) {
+		json_object_put(o);
+		return reject(SIO_REJECT_JSON, err, errlen, "bad JSON: NaN or infinite number%s",
+		              NULL);
 	}
 	*out = o;
 	return SIO_OK;
