@@ -95,7 +95,7 @@ test('dazd joins a room and stores every event type with the documented tags', a
 });
 
 test('history before the first userlist is tagged history and not stored twice after a reconnect', async (t) => {
-    const history = [1, 2, 3].map((i) => ({ username: 'Old', msg: `old line ${i}`, time: 1700000000000 + i }));
+    const history = [1, 2, 3].map((i) => ({ username: 'Old', msg: `old line ${i}`, time: Date.now() - 60000 + i }));
     const { fake, sql, dazd } = await setup(t, { fakeOpts: { channels: { lobby: { history } } } });
     await waitFor(async () => (await sql(`SELECT count(*) FROM daz.events WHERE tags @> '{history}'`)) === '3', 5000, '3 history rows');
     fake.drop('lobby', BOT);

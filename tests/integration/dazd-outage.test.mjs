@@ -57,23 +57,23 @@ test('a spool file cut mid-record is replayed up to the cut', async (t) => {
     const fake = await fakeCytube(t, { accounts: { [BOT]: 'secret' } });
     const spoolDir = path.join(dir, 'spool');
     const room = { channel: 'lobby', site: fake.url, username: BOT, password: 'secret' };
-    // First run: the database is unreachable, so SIGTERM spools everything.
-    const deadPort = await freePort();
-    const cfg1 = makeConfig({ conninfo: `host=127.0.0.1 port=${deadPort} dbname=x connect_timeout=1`, spoolDir, rooms: [room] });
-    const d1 = await startDazd(t, dir, cfg1);
+    const cfg = makeConfig({ conninfo: `${conninfo(db)} connect_timeout=1`, spoolDir, rooms: [room] });
+    // First run: join, then lose the database (dropped), so SIGTERM spools what arrives.
+    const d1 = await startDazd(t, dir, cfg);
     await d1.waitLog(/\[lobby\] state connecting -> joined/);
-    const flood = fake.flood('lobby', { rate: 2000, seconds: 0.2, prefix: 'cut' });
-    await flood;
-    await waitFor(() => d1.logs.filter(() => true).length > 0 && fake.getFrames('*').length > 0, 1000, 'frames');
+    await waitFor(async () => (await psql(db, `SELECT count(*) FROM daz.events WHERE type = 'login'`)) === '1', 10000, 'joined');
+    await psql('postgres', `DROP DATABASE ${db} WITH (FORCE)`);
+    await d1.waitLog(/\[db\] database connection lost/);
+    await fake.flood('lobby', { rate: 2000, seconds: 0.2, prefix: 'cut' });
     await new Promise((r) => setTimeout(r, 300)); // let the last frames arrive (bounded, not a sync point)
     assert.equal((await d1.stop('SIGTERM')).code, 0);
     const file = path.join(spoolDir, 'dazd.spool');
     const size = (await stat(file)).size;
     assert.ok(size > 10000, `spool holds the flood (${size} bytes)`);
     await truncate(file, Math.floor(size / 2) + 7); // inside a record, most likely not on a boundary
-    // Second run with the database: replay up to the cut, skipping the torn tail.
-    const cfg2 = makeConfig({ conninfo: conninfo(db), spoolDir, rooms: [room] });
-    const d2 = await startDazd(t, dir, cfg2);
+    // Second run with the database back: replay up to the cut, skipping the torn tail.
+    await psql('postgres', `CREATE DATABASE ${db} TEMPLATE ${process.env.PGDATABASE}`);
+    const d2 = await startDazd(t, dir, cfg);
     await d2.waitLog(/spool replay done/, 10000);
     assert.ok(d2.logs.some((l) => /torn bytes/.test(l)), 'torn tail logged');
     const nums = (await psql(db, `SELECT substr(payload->>'msg', 5)::int FROM daz.events WHERE payload->>'msg' LIKE 'cut %' AND NOT tags @> '{history}' ORDER BY 1`))
