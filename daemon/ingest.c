@@ -112,7 +112,7 @@ static void count(struct ingest *in, const char *name, const struct event *ev, c
 
 	if (reason)
 		metrics_labels(labels, sizeof(labels), "room", ev->room, "type", ev->type, "reason",
-			       reason, NULL);
+		               reason, NULL);
 	else
 		metrics_labels(labels, sizeof(labels), "room", ev->room, "type", ev->type, NULL);
 	metrics_add(in->d->metrics, name, labels, 1);
@@ -121,10 +121,11 @@ static void count(struct ingest *in, const char *name, const struct event *ev, c
 static void gauges(struct ingest *in)
 {
 	metrics_set(in->d->metrics, "dazd_ingest_buffer_events", "",
-		    (double)(in->q_len + in->batch_n));
-	metrics_set(in->d->metrics, "dazd_spool_bytes", "", in->sp ? (double)spool_size(in->sp) : 0);
+	            (double)(in->q_len + in->batch_n));
+	metrics_set(in->d->metrics, "dazd_spool_bytes", "",
+	            in->sp ? (double)spool_size(in->sp) : 0);
 	metrics_set(in->d->metrics, "dazd_spool_events", "",
-		    in->sp ? (double)spool_count(in->sp) : 0);
+	            in->sp ? (double)spool_count(in->sp) : 0);
 }
 
 /* ---- spool ------------------------------------------------------------------------------ */
@@ -148,19 +149,20 @@ static void spool_one(struct ingest *in, struct event *ev)
 	}
 	if (!spool_fits(in->sp, spool_record_size(ev))) {
 		if (spool_make_room(in->sp, spool_record_size(ev), false, &dropped, err,
-				    sizeof(err)) != 0 ||
+		                    sizeof(err)) != 0 ||
 		    !spool_fits(in->sp, spool_record_size(ev))) {
 			int64_t more = 0;
 			if (spool_make_room(in->sp, spool_record_size(ev), true, &more, err,
-					    sizeof(err)) != 0)
+			                    sizeof(err)) != 0)
 				log_error("ingest", "spool: %s", err);
 			dropped += more;
 		}
 		if (dropped) {
-			log_warn("ingest", "spool full (%lld bytes): dropped %lld oldest low-value events",
-				 (long long)spool_max_bytes(in->sp), (long long)dropped);
+			log_warn("ingest",
+			         "spool full (%lld bytes): dropped %lld oldest low-value events",
+			         (long long)spool_max_bytes(in->sp), (long long)dropped);
 			metrics_add(in->d->metrics, "dazd_events_dropped_total",
-				    "room=\"*\",type=\"*\",reason=\"spool_full\"", (double)dropped);
+			            "room=\"*\",type=\"*\",reason=\"spool_full\"", (double)dropped);
 		}
 		/* A replay reader counts records: the file was rewritten, start it again. */
 		if (in->rd) {
@@ -171,7 +173,7 @@ static void spool_one(struct ingest *in, struct event *ev)
 	}
 	if (spool_append(in->sp, ev, err, sizeof(err)) != 0) {
 		log_error("ingest", "spool append failed, event %s of %s dropped: %s", ev->type,
-			  ev->room, err);
+		          ev->room, err);
 		drop(in, ev, "spool_error");
 		return;
 	}
@@ -191,7 +193,7 @@ static void spill_memory(struct ingest *in, const char *why)
 	while ((ev = q_pop(in)) != NULL)
 		spool_one(in, ev);
 	log_info("ingest", "%s: %zu events written to the spool (%lld bytes)", why, n,
-		 in->sp ? (long long)spool_size(in->sp) : 0LL);
+	         in->sp ? (long long)spool_size(in->sp) : 0LL);
 	gauges(in);
 }
 
@@ -271,8 +273,8 @@ static int batch_send(PGconn *conn, void *arg)
 		if (ev->server_time_ms != EVENT_NO_TIME)
 			to_pgts(ev->server_time_ms * 1000, &st);
 		rc = PQputf(row, "%uuid %timestamptz %text %text %text[] %text %timestamptz %jsonb",
-			    (PGuuid)ev->id, &recv, ev->room, ev->type, &ta, ev->actor,
-			    ev->server_time_ms != EVENT_NO_TIME ? &st : NULL, ev->payload);
+		            (PGuuid)ev->id, &recv, ev->room, ev->type, &ta, ev->actor,
+		            ev->server_time_ms != EVENT_NO_TIME ? &st : NULL, ev->payload);
 		if (rc)
 			rc = PQputf(arr.param, "%daz.event_in", row);
 		PQparamClear(row);
@@ -323,8 +325,8 @@ static bool transient_sqlstate(const char *st)
 {
 	/* connection, resources, operator intervention, serialization, deadlock */
 	return st && (strncmp(st, "08", 2) == 0 || strncmp(st, "53", 2) == 0 ||
-		      strncmp(st, "57", 2) == 0 || strcmp(st, "40001") == 0 ||
-		      strcmp(st, "40P01") == 0 || strncmp(st, "55", 2) == 0);
+	              strncmp(st, "57", 2) == 0 || strcmp(st, "40001") == 0 ||
+	              strcmp(st, "40P01") == 0 || strncmp(st, "55", 2) == 0);
 }
 
 static void batch_done(struct pg_conn *c, PGresult *res, void *arg)
@@ -338,7 +340,7 @@ static void batch_done(struct pg_conn *c, PGresult *res, void *arg)
 	if (!res) {
 		/* Connection lost: nothing is known to be stored (ingest is idempotent). */
 		metrics_add(in->d->metrics, "dazd_ingest_batches_total",
-			    metrics_labels(labels, sizeof(labels), "result", "lost", NULL), 1);
+		            metrics_labels(labels, sizeof(labels), "result", "lost", NULL), 1);
 		if (in->batch_is_replay) {
 			batch_free_events(in); /* still in the spool: the replay starts over */
 			spool_reader_close(in->rd);
@@ -354,9 +356,9 @@ static void batch_done(struct pg_conn *c, PGresult *res, void *arg)
 	if (!pg_result_ok(res)) {
 		const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		metrics_add(in->d->metrics, "dazd_ingest_batches_total",
-			    metrics_labels(labels, sizeof(labels), "result", "error", NULL), 1);
+		            metrics_labels(labels, sizeof(labels), "result", "error", NULL), 1);
 		log_error("ingest", "daz.ingest of %zu events failed: %s", in->batch_n,
-			  pg_result_error(res));
+		          pg_result_error(res));
 		if (transient_sqlstate(st) || in->batch_n > 1) {
 			/* Retry; a data error is narrowed down by sending one event at a time. */
 			if (!transient_sqlstate(st))
@@ -371,7 +373,7 @@ static void batch_done(struct pg_conn *c, PGresult *res, void *arg)
 			}
 		} else {
 			log_error("ingest", "event %s of %s rejected by the database and dropped",
-				  in->batch[0]->type, in->batch[0]->room);
+			          in->batch[0]->type, in->batch[0]->room);
 			drop(in, in->batch[0], "rejected");
 			in->batch_n = 0;
 			if (in->batch_is_replay)
@@ -379,12 +381,12 @@ static void batch_done(struct pg_conn *c, PGresult *res, void *arg)
 		}
 		in->paused_after_error = true;
 		lws_sul_schedule(in->d->lws, 0, &in->sul_error, error_retry_cb,
-				 ERROR_RETRY_MS * LWS_US_PER_MS);
+		                 ERROR_RETRY_MS * LWS_US_PER_MS);
 		gauges(in);
 		return;
 	}
 	metrics_add(in->d->metrics, "dazd_ingest_batches_total",
-		    metrics_labels(labels, sizeof(labels), "result", "ok", NULL), 1);
+	            metrics_labels(labels, sizeof(labels), "result", "ok", NULL), 1);
 	metrics_observe(in->d->metrics, "dazd_ingest_batch_size", "", (double)in->batch_n);
 	metrics_observe(in->d->metrics, "dazd_ingest_latency_seconds", "", secs);
 	for (size_t i = 0; i < in->batch_n; i++)
@@ -392,7 +394,7 @@ static void batch_done(struct pg_conn *c, PGresult *res, void *arg)
 	if (in->batch_is_replay)
 		metrics_add(in->d->metrics, "dazd_spool_replayed_total", "", (double)in->batch_n);
 	log_debug("ingest", "stored %zu events in %.1f ms%s", in->batch_n, secs * 1000,
-		  in->batch_is_replay ? " (spool replay)" : "");
+	          in->batch_is_replay ? " (spool replay)" : "");
 	batch_free_events(in);
 	gauges(in);
 	pump(in);
@@ -429,9 +431,10 @@ static size_t replay_fill(struct ingest *in, size_t limit)
 		}
 		if (in->replay_read == 0)
 			log_info("ingest", "replaying %lld spooled events (%lld bytes)",
-				 (long long)spool_count(in->sp), (long long)spool_size(in->sp));
+			         (long long)spool_count(in->sp), (long long)spool_size(in->sp));
 	}
-	while (in->batch_n < limit && (rc = spool_reader_next(in->rd, &ev, err, sizeof(err))) == 1) {
+	while (in->batch_n < limit &&
+	       (rc = spool_reader_next(in->rd, &ev, err, sizeof(err))) == 1) {
 		in->batch[in->batch_n++] = ev;
 		in->replay_read++;
 	}
@@ -454,7 +457,7 @@ static void replay_finish(struct ingest *in)
 	in->rd = NULL;
 	if (skipped > 0) {
 		log_warn("ingest", "spool: skipped %lld torn or corrupt bytes at the end",
-			 (long long)skipped);
+		         (long long)skipped);
 		metrics_add(in->d->metrics, "dazd_spool_skipped_bytes_total", "", (double)skipped);
 	}
 	log_info("ingest", "spool replay done: %lld events", (long long)in->replay_read);
@@ -512,7 +515,7 @@ static void pump(struct ingest *in)
 			if (!in->flush_scheduled) {
 				in->flush_scheduled = true;
 				lws_sul_schedule(in->d->lws, 0, &in->sul_flush, flush_cb,
-						 ((int64_t)in->flush_ms * 1000 - age_us) + 1);
+				                 ((int64_t)in->flush_ms * 1000 - age_us) + 1);
 			}
 			return;
 		}
@@ -544,20 +547,21 @@ struct ingest *ingest_new(struct dazd *d)
 	if (!in->batch)
 		goto fail;
 	if (spool_open(d->cfg->spool_dir, NULL, d->cfg->spool_max_bytes, &in->sp, &torn, err,
-		       sizeof(err)) != 0) {
+	               sizeof(err)) != 0) {
 		log_error("ingest", "cannot open the spool in %s: %s", d->cfg->spool_dir, err);
 		goto fail;
 	}
 	if (torn > 0) {
-		log_warn("ingest", "spool %s: cut %lld torn bytes left by a crash", spool_path(in->sp),
-			 (long long)torn);
+		log_warn("ingest", "spool %s: cut %lld torn bytes left by a crash",
+		         spool_path(in->sp), (long long)torn);
 		metrics_add(d->metrics, "dazd_spool_skipped_bytes_total", "", (double)torn);
 	}
 	if (spool_count(in->sp) > 0) {
 		in->replay_pending = true;
-		log_info("ingest", "spool %s holds %lld events from an earlier run: replaying them "
-				   "when the database is reachable",
-			 spool_path(in->sp), (long long)spool_count(in->sp));
+		log_info("ingest",
+		         "spool %s holds %lld events from an earlier run: replaying them "
+		         "when the database is reachable",
+		         spool_path(in->sp), (long long)spool_count(in->sp));
 	}
 	lws_sul_schedule(d->lws, 0, &in->sul_sync, sync_cb, SYNC_MS * LWS_US_PER_MS);
 	gauges(in);
@@ -617,13 +621,13 @@ void ingest_push(struct ingest *in, struct event *ev)
 	}
 	if (q_push_back(in, ev) != 0) {
 		log_error("ingest", "out of memory: event %s of %s spooled directly", ev->type,
-			  ev->room);
+		          ev->room);
 		spool_one(in, ev);
 		return;
 	}
 	if (in->q_len >= (size_t)in->buffer_max)
 		spill_memory(in, in->db_up ? "database slow, memory buffer full"
-					   : "database down, memory buffer full");
+		                           : "database down, memory buffer full");
 	pump(in);
 }
 

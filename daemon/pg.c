@@ -160,7 +160,7 @@ static int sync_socket(struct pg_conn *c)
 		return -1;
 	}
 	c->wsi = lws_adopt_descriptor_vhost(c->d->vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
-					    pg_lws_protocol.name, NULL);
+	                                    pg_lws_protocol.name, NULL);
 	if (!c->wsi) {
 		close(fd.filefd);
 		log_error(c->name, "cannot adopt the PostgreSQL socket into the loop");
@@ -221,10 +221,10 @@ static void conn_lost(struct pg_conn *c, const char *why)
 	delay_ms = backoff_next_ms(&c->bo);
 	if (was_up)
 		log_warn(c->name, "database connection lost: %s; reconnecting in %lld ms", why,
-			 (long long)delay_ms);
+		         (long long)delay_ms);
 	else
 		log_warn(c->name, "cannot connect to the database: %s; retrying in %lld ms", why,
-			 (long long)delay_ms);
+		         (long long)delay_ms);
 	if (was_up && c->on_state)
 		c->on_state(c, false, c->arg);
 	lws_sul_schedule(c->d->lws, 0, &c->sul_retry, retry_cb, delay_ms * LWS_US_PER_MS);
@@ -285,8 +285,8 @@ static void registered(struct pg_conn *c)
 	if (c->ever_up)
 		c->reconnects++;
 	c->ever_up = true;
-	log_info(c->name, "database connection ready (server %d, pid %d)",
-		 PQserverVersion(c->conn), PQbackendPID(c->conn));
+	log_info(c->name, "database connection ready (server %d, pid %d)", PQserverVersion(c->conn),
+	         PQbackendPID(c->conn));
 	if (c->on_state)
 		c->on_state(c, true, c->arg);
 	if (c->phase == PG_UP)
@@ -329,7 +329,7 @@ static void reg_done(struct pg_conn *c, PGresult *res)
 	if (!pg_result_ok(res) || !PQregisterResult(c->conn, which, t, n, res)) {
 		char why[600];
 		snprintf(why, sizeof(why), "type registration failed: %s",
-			 pg_result_ok(res) ? PQgeterror() : pg_result_error(res));
+		         pg_result_ok(res) ? PQgeterror() : pg_result_error(res));
 		conn_lost(c, why);
 		return;
 	}
@@ -392,7 +392,7 @@ static void drain_input(struct pg_conn *c)
 			if (!c->last)
 				c->last = res;
 			else if (!pg_result_ok(c->last) &&
-				 PQresultStatus(c->last) != PGRES_EMPTY_QUERY)
+			         PQresultStatus(c->last) != PGRES_EMPTY_QUERY)
 				PQclear(res); /* keep the first error */
 			else {
 				PQclear(c->last);
@@ -496,7 +496,7 @@ static int on_io(struct pg_conn *c, bool readable)
 }
 
 static int pg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		       size_t len)
+                       size_t len)
 {
 	struct pg_conn *c = lws_get_opaque_user_data(wsi);
 
@@ -530,8 +530,8 @@ static int pg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 }
 
 const struct lws_protocols pg_lws_protocol = {
-	.name = "dazd-pg",
-	.callback = pg_callback,
+    .name = "dazd-pg",
+    .callback = pg_callback,
 };
 
 /* ---- public API ------------------------------------------------------------------------- */
@@ -558,13 +558,13 @@ struct pg_conn *pg_conn_new(struct dazd *d, const struct pg_conn_opts *o)
 			size_t l = strlen(t);
 			c->udt[c->n_udt].typname = t;
 			c->udt[c->n_udt].typput =
-				(l >= 5 && strcmp(t + l - 5, "jsonb") == 0) ? pg_jsonb_put : NULL;
+			    (l >= 5 && strcmp(t + l - 5, "jsonb") == 0) ? pg_jsonb_put : NULL;
 		}
 	if (c->types && c->types->composites)
 		for (; c->types->composites[c->n_comp] && c->n_comp < PG_MAX_TYPES; c->n_comp++)
 			c->comp[c->n_comp].typname = c->types->composites[c->n_comp];
 	backoff_init(&c->bo, 200, 3000, 3000, BACKOFF_DECORRELATED,
-		     (uint64_t)dazd_mono_us() ^ (uint64_t)(uintptr_t)c);
+	             (uint64_t)dazd_mono_us() ^ (uint64_t)(uintptr_t)c);
 	start_connect(c);
 	return c;
 fail:
@@ -682,13 +682,13 @@ static int text_send(PGconn *conn, void *arg)
 	struct pg_query *q = arg;
 
 	return PQsendQueryParams(conn, q->sql, q->nparams, NULL, (const char *const *)q->values,
-				 NULL, NULL, 0)
-		       ? 0
-		       : -1;
+	                         NULL, NULL, 0)
+	           ? 0
+	           : -1;
 }
 
 int pg_query(struct pg_conn *c, const char *sql, int nparams, const char *const *values,
-	     pg_result_cb cb, void *arg)
+             pg_result_cb cb, void *arg)
 {
 	struct pg_query *q;
 
