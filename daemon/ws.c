@@ -926,8 +926,13 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 			struct ws_frame *f = c->out_head;
 			int n = lws_write(wsi, (unsigned char *)f->buf + LWS_PRE, f->len,
 			                  LWS_WRITE_TEXT);
-			log_trace(c->r->name, ">> %.*s", (int)(f->len > 200 ? 200 : f->len),
-			          f->buf + LWS_PRE);
+			/* Frames that carry a password are never logged, not even at trace. */
+			if (strncmp(f->buf + LWS_PRE, "42[\"login\"", 11) == 0 ||
+			    strncmp(f->buf + LWS_PRE, "42[\"channelPassword\"", 21) == 0)
+				log_trace(c->r->name, ">> 42[\"login\",(redacted)]");
+			else
+				log_trace(c->r->name, ">> %.*s", (int)(f->len > 200 ? 200 : f->len),
+				          f->buf + LWS_PRE);
 			c->out_head = f->next;
 			if (!c->out_head)
 				c->out_tail = NULL;
