@@ -33,6 +33,7 @@ struct ingest {
 	bool inflight;
 	bool batch_is_replay;
 	int64_t batch_sent_us;
+	int64_t build_us; /* time spent encoding the last batch */
 	size_t single_left; /* after an SQL error: send this many events one by one */
 
 	bool db_up;
@@ -284,6 +285,7 @@ static int batch_send(PGconn *conn, void *arg)
 	}
 	if (!PQputf(param, "%daz.event_in[]", &arr))
 		goto fail;
+	in->build_us = dazd_wall_us() - in->batch_sent_us;
 	ok = PQparamSendQuery(conn, param, "SELECT daz.ingest($1)", 0);
 	if (!ok)
 		log_error("ingest", "sending daz.ingest failed: %s", PQgeterror());
@@ -393,7 +395,8 @@ static void batch_done(struct pg_conn *c, PGresult *res, void *arg)
 		count(in, "dazd_events_stored_total", in->batch[i], NULL);
 	if (in->batch_is_replay)
 		metrics_add(in->d->metrics, "dazd_spool_replayed_total", "", (double)in->batch_n);
-	log_debug("ingest", "stored %zu events in %.1f ms%s", in->batch_n, secs * 1000,
+	log_debug("ingest", "stored %zu events in %.1f ms (encoding %.1f ms)%s", in->batch_n,
+		  secs * 1000, (double)in->build_us / 1000,
 	          in->batch_is_replay ? " (spool replay)" : "");
 	batch_free_events(in);
 	gauges(in);
