@@ -54,6 +54,9 @@ test('a kick is logged with its reason and backs off longer before rejoining', a
     const m = parseMetrics((await dazd.http('/metrics')).text);
     assert.equal(metricSum(m, 'dazd_room_kicks_total', { room: 'lobby' }), 1);
     assert.equal(metricSum(m, 'dazd_room_state', { room: 'lobby', state: 'backoff' }), 1);
+    // The room's row in daz.rooms says so too (written through daz.room_state).
+    await waitFor(async () => /^backoff\|kicked: go away$/.test(await b.sql(`SELECT state, last_error FROM daz.rooms WHERE room = 'lobby'`)),
+        5000, 'daz.rooms row in backoff with the kick reason');
 });
 
 test('partitionChange moves the room to the new server at once', async (t) => {
