@@ -34,9 +34,10 @@
 
 #define OB_AHEAD_S          3.0   /* claim what the bucket can send within this many seconds */
 #define OB_UNPACED_HOLD     200   /* jobs queued per unpaced room (moderator-like pacing) */
-#define OB_UNPACED_INFLIGHT 2000  /* ... and written but not yet echoed */
+#define OB_UNPACED_INFLIGHT 500   /* ... counting those written and not yet echoed */
 #define OB_ECHO_EXACT_SCAN  1024  /* waiting parts compared byte for byte with an echo */
 #define OB_ECHO_SCAN        64    /* waiting parts compared after undoing CyTube's escaping */
+#define OB_ANTIFLOOD_MARGIN 0.9   /* pace at 90 % of a channel antiflood rate */
 #define OB_CLAIM_MAX        500   /* jobs per daz.claim call */
 #define OB_TICK_US          50000 /* confirmation deadline check while something waits */
 #define OB_ACK_RETRY_US     1000000
@@ -840,10 +841,28 @@ static bool is_bot(const struct room *r, struct json_object *args)
 	return u && r->username && strcasecmp(u, r->username) == 0;
 }
 
+/*
+ * The channel's chat_antiflood limit applies to us (rank below moderator): pace to it, 10 % under
+ * its sustained rate so that network jitter between our clock and the server's never makes a
+ * message arrive early. bucket.c tightens; the margin is the outbox's policy.
+ */
 static void apply_channel_opts(struct ob_room *o, const struct room *r)
 {
-	if (o->channel_opts)
-		bucket_apply_channel_opts(&o->bucket, o->channel_opts, r->rank >= 2, mono_ms());
+	struct bucket *b = &o->bucket;
+	if (!o->channel_opts ||
+	    !bucket_apply_channel_opts(b, o->channel_opts, r->rank >= 2, mono_ms()))
+		return;
+	struct json_object *on, *params, *sus;
+	if (r->rank < 2 && json_object_object_get_ex(o->channel_opts, "chat_antiflood", &on) &&
+	    json_object_get_boolean(on) &&
+	    json_object_object_get_ex(o->channel_opts, "chat_antiflood_params", &params) &&
+	    json_object_object_get_ex(params, "sustained", &sus)) {
+		double limit = json_object_get_double(sus) * OB_ANTIFLOOD_MARGIN;
+		if (limit > 0 && (b->rate <= 0 || b->rate > limit))
+			b->rate = limit;
+	}
+	log_debug(o->name, "pacing: burst %g, %.2f/s (configured %g, %g/s)", b->burst, b->rate,
+	          b->cfg_burst, b->cfg_rate);
 }
 
 static void on_event(struct room *r, const char *type, struct json_object *args,
