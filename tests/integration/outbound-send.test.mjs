@@ -75,20 +75,31 @@ test('a full bucket sends queued jobs in priority order', async (t) => {
     assert.deepEqual(order.slice(1), ['critical', 'urgent', 'high', 'normal 1', 'normal 2']);
 });
 
-test('default pacing stays under a channel antiflood limit: no cooldown, no retry', async (t) => {
+test('pacing never trips the flood limiter: defaults, and tightened from channelOpts antiflood', async (t) => {
     const db = await scratchDb(t);
     const srv = await fake(t, {
         lobby: { opts: { chat_antiflood: true, chat_antiflood_params: { burst: 4, sustained: 1, cooldown: 4 } } },
+        plain: {},
     });
-    // configured looser than the channel: dazd must tighten itself from channelOpts
-    await startDazd(t, { db, srv, rooms: [{ channel: 'lobby', pacing: { burst: 10, per_second: 5 } }] });
+    await startDazd(t, {
+        db,
+        srv,
+        rooms: [
+            // configured looser than the channel allows: dazd must tighten itself from channelOpts
+            { channel: 'lobby', pacing: { burst: 10, per_second: 5 } },
+            { channel: 'plain' }, // defaults: burst 4, 1/s
+        ],
+    });
     await joined(srv, 'lobby');
-    const ids = (await psql(db, `SELECT daz.say('lobby', 'paced ' || g) FROM generate_series(1, 8) g`)).split('\n');
+    await joined(srv, 'plain');
+    const ids = (await psql(db, `SELECT daz.say(r, 'paced ' || g) FROM generate_series(1, 8) g, unnest('{lobby,plain}'::text[]) r`)).split('\n');
     await allDone(db, ids, 30000);
-    assert.equal(await psql(db, `SELECT count(*) FROM daz.job_results WHERE id IN (${ids}) AND attempts = 1 AND result->>'confirmed' = 'true'`), '8',
+    assert.equal(await psql(db, `SELECT count(*) FROM daz.job_results WHERE id IN (${ids}) AND attempts = 1 AND result->>'confirmed' = 'true'`), '16',
         'every job confirmed on its first attempt');
-    const said = srv.chatLog('lobby').filter((l) => l.username === 'DazBot').map((l) => l.msg);
-    assert.equal(said.length, 8, 'the server accepted all 8 lines (none dropped by its limiter)');
+    for (const ch of ['lobby', 'plain']) {
+        const said = srv.chatLog(ch).filter((l) => l.username === 'DazBot').map((l) => l.msg);
+        assert.equal(said.length, 8, `the server accepted all 8 lines in ${ch} (none dropped by its limiter)`);
+    }
 });
 
 test('a cooldown from the server fails the dropped job retryably and the retry succeeds', async (t) => {
