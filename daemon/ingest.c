@@ -33,7 +33,7 @@ struct ingest {
 	bool inflight;
 	bool batch_is_replay;
 	int64_t batch_sent_us;
-	int64_t build_us; /* time spent encoding the last batch */
+	int64_t build_us;   /* time spent encoding the last batch */
 	size_t single_left; /* after an SQL error: send this many events one by one */
 
 	bool db_up;
@@ -315,6 +315,18 @@ static void batch_requeue(struct ingest *in)
 	in->batch_n = 0;
 }
 
+/* A replay batch was not stored: forget it and read the same records again next time (the
+ * reader reopens and skips what was stored before it). */
+static void replay_rewind(struct ingest *in)
+{
+	in->replay_read -= (int64_t)in->batch_n;
+	if (in->replay_read < 0)
+		in->replay_read = 0;
+	batch_free_events(in);
+	spool_reader_close(in->rd);
+	in->rd = NULL;
+}
+
 static void error_retry_cb(lws_sorted_usec_list_t *sul)
 {
 	struct ingest *in = lws_container_of(sul, struct ingest, sul_error);
@@ -344,10 +356,7 @@ static void batch_done(struct pg_conn *c, PGresult *res, void *arg)
 		metrics_add(in->d->metrics, "dazd_ingest_batches_total",
 		            metrics_labels(labels, sizeof(labels), "result", "lost", NULL), 1);
 		if (in->batch_is_replay) {
-			batch_free_events(in); /* still in the spool: the replay starts over */
-			spool_reader_close(in->rd);
-			in->rd = NULL;
-			in->replay_read = 0;
+			replay_rewind(in); /* still in the spool: read it again */
 		} else {
 			batch_requeue(in);
 		}
@@ -366,10 +375,7 @@ static void batch_done(struct pg_conn *c, PGresult *res, void *arg)
 			if (!transient_sqlstate(st))
 				in->single_left = in->batch_n;
 			if (in->batch_is_replay) {
-				batch_free_events(in);
-				spool_reader_close(in->rd);
-				in->rd = NULL;
-				in->replay_read = 0;
+				replay_rewind(in);
 			} else {
 				batch_requeue(in);
 			}
@@ -378,8 +384,6 @@ static void batch_done(struct pg_conn *c, PGresult *res, void *arg)
 			          in->batch[0]->type, in->batch[0]->room);
 			drop(in, in->batch[0], "rejected");
 			in->batch_n = 0;
-			if (in->batch_is_replay)
-				in->replay_read++; /* skip it on the next pass too */
 		}
 		in->paused_after_error = true;
 		lws_sul_schedule(in->d->lws, 0, &in->sul_error, error_retry_cb,
@@ -396,7 +400,7 @@ static void batch_done(struct pg_conn *c, PGresult *res, void *arg)
 	if (in->batch_is_replay)
 		metrics_add(in->d->metrics, "dazd_spool_replayed_total", "", (double)in->batch_n);
 	log_debug("ingest", "stored %zu events in %.1f ms (encoding %.1f ms)%s", in->batch_n,
-		  secs * 1000, (double)in->build_us / 1000,
+	          secs * 1000, (double)in->build_us / 1000,
 	          in->batch_is_replay ? " (spool replay)" : "");
 	batch_free_events(in);
 	gauges(in);
@@ -495,12 +499,8 @@ static void pump(struct ingest *in)
 		if (replay_fill(in, limit) > 0) {
 			if (in->single_left)
 				in->single_left--;
-			if (send_batch(in, true) != 0) {
-				batch_free_events(in);
-				spool_reader_close(in->rd);
-				in->rd = NULL;
-				in->replay_read = 0;
-			}
+			if (send_batch(in, true) != 0)
+				replay_rewind(in);
 			return;
 		}
 		replay_finish(in);
