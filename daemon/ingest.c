@@ -187,14 +187,17 @@ static void spool_one(struct ingest *in, struct event *ev)
 static void spill_memory(struct ingest *in, const char *why)
 {
 	size_t n = in->q_len;
+	bool first = !in->sp || spool_count(in->sp) == 0;
 	struct event *ev;
 
 	if (!n)
 		return;
 	while ((ev = q_pop(in)) != NULL)
 		spool_one(in, ev);
-	log_info("ingest", "%s: %zu events written to the spool (%lld bytes)", why, n,
-	         in->sp ? (long long)spool_size(in->sp) : 0LL);
+	/* One line when spooling starts; the rest at debug level (metrics have the totals). */
+	LOG_AT(first ? LOG_LVL_INFO : LOG_LVL_DEBUG, "ingest",
+	       "%s: %zu events written to the spool (%lld bytes)", why, n,
+	       in->sp ? (long long)spool_size(in->sp) : 0LL);
 	gauges(in);
 }
 

@@ -82,3 +82,33 @@ test('a spool file cut mid-record is replayed up to the cut', async (t) => {
     assert.deepEqual(nums, nums.map((_, i) => i + 1), 'a gap-free prefix 1..k');
     assert.equal(await psql(db, `SELECT count(*) FROM daz.events WHERE type = 'dazd:disconnected'`), '0', 'the tail after the cut is gone');
 });
+
+test('a full spool drops the oldest low-value events first and keeps every chat line', async (t) => {
+    const db = await scratchDb(t);
+    const dir = await tempDir(t);
+    const fake = await fakeCytube(t, { accounts: { [BOT]: 'secret' } });
+    const room = { channel: 'lobby', site: fake.url, username: BOT, password: 'secret' };
+    const cfg = makeConfig({ conninfo: `${conninfo(db)} connect_timeout=1`, httpPort: await freePort(), spoolDir: path.join(dir, 'spool'), rooms: [room] });
+    cfg.spool.max_bytes = 1024 * 1024;
+    cfg.ingest = { batch_max: 100, flush_ms: 20, buffer_max: 100 };
+    cfg.log.level = 'info';
+    const dazd = await startDazd(t, dir, cfg);
+    await waitFor(async () => (await psql(db, `SELECT count(*) FROM daz.events WHERE type = 'login'`)) === '1', 10000, 'joined');
+    await psql('postgres', `DROP DATABASE ${db} WITH (FORCE)`);
+    await dazd.waitLog(/\[db\] database connection lost/);
+    // ~0.5 MiB of mediaUpdate (low value), then ~0.7 MiB of chat: the spool (1 MiB) overflows.
+    const now = Date.now();
+    for (let i = 0; i < 5000; i++) fake.sendRaw('lobby', BOT, `42["mediaUpdate",{"currentTime":${i},"paused":false}]`);
+    for (let i = 1; i <= 4000; i++)
+        fake.sendRaw('lobby', BOT, `42["chatMsg",{"username":"Talker","msg":"keep ${String(i).padStart(6, '0')} ${'x'.repeat(40)}","meta":{},"time":${now + i}}]`);
+    const received = async () => metricSum(parseMetrics((await dazd.http('/metrics')).text), 'dazd_events_received_total', { type: 'chatMsg' });
+    await waitFor(async () => (await received()) >= 4000, 10000, 'all frames received');
+    await dazd.waitLog(/spool full \(\d+ bytes\): dropped \d+ oldest low-value events/, 5000);
+    const m = parseMetrics((await dazd.http('/metrics')).text);
+    assert.ok(metricSum(m, 'dazd_events_dropped_total', { reason: 'spool_full' }) > 0);
+    assert.ok(m['dazd_spool_bytes'] <= 1024 * 1024);
+    // Database back: every chat line is replayed.
+    await psql('postgres', `CREATE DATABASE ${db} TEMPLATE ${process.env.PGDATABASE}`);
+    await dazd.waitLog(/spool replay done/, 20000);
+    await waitFor(async () => (await psql(db, `SELECT count(DISTINCT payload->>'msg') FROM daz.events WHERE payload->>'msg' LIKE 'keep %'`)) === '4000', 20000, '4000 chat lines stored');
+});
