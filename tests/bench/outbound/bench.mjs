@@ -5,6 +5,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { io } from 'socket.io-client';
 import { startFakeCytube } from '../../fake-cytube/server.mjs';
 import { psql, until, dazdPath } from '../../integration/lib/outbound.mjs';
 
@@ -33,7 +35,7 @@ await psql(db, `CREATE OR REPLACE FUNCTION daz.cmd_dispatch(p_job daz.jobs) RETU
         RETURN '{}';
     END $$`);
 
-const srv = await startFakeCytube({ channels: { bench: {} }, accounts: { DazBot: 'secret' }, maxFrames: 1_000_000 });
+const srv = await startFakeCytube({ channels: { bench: {} }, accounts: { DazBot: 'secret', RefBot: 'secret' }, maxFrames: 1_000_000 });
 // "pacing disabled (a moderator-like room setting)": the fake's limiter must not drop the bot either.
 const unlimited = { burst: 1e12, sustained: 1e12, cooldown: 1 };
 const dir = await mkdtemp(path.join(tmpdir(), 'dazd-bench-'));
@@ -57,9 +59,39 @@ const stop = async () => {
 try {
     await srv.waitFor(() => srv.state('bench').users.some((u) => u.name === 'DazBot'), 15000, 'DazBot joined');
     srv.channel('bench').chatLimit = () => unlimited;
+    const cpu = () => {
+        const f = readFileSync(`/proc/${dazd.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, seconds (USER_HZ 100)
+    };
+
+    // ---- 0. reference: a bare socket.io client sends N lines itself (no database, no dazd) ------
+    {
+        const sock = io(srv.url, { transports: ['websocket'] });
+        await new Promise((r) => sock.on('connect', r));
+        sock.emit('joinChannel', { name: 'bench' });
+        sock.emit('login', { name: 'RefBot', pw: 'secret' });
+        await srv.waitFor(() => srv.state('bench').users.some((u) => u.name === 'RefBot'), 10000, 'RefBot joined');
+        let echoed = 0;
+        let lastEcho = 0;
+        sock.on('chatMsg', (m) => {
+            if (m.username === 'RefBot') {
+                echoed++;
+                lastEcho = now();
+            }
+        });
+        const r0 = now();
+        for (let k = 0; k < N; k++) sock.emit('chatMsg', { msg: `r ${k}`, meta: {} });
+        await srv.waitFor(() => echoed >= N, 60000, 'every reference echo');
+        console.log(`reference: a bare socket.io client writes ${N} lines and gets every echo in ${fmt(lastEcho - r0)}: ` +
+            `${Math.round(N / ((lastEcho - r0) / 1000))} lines/s (the fake server's own ceiling on this machine)`);
+        sock.close();
+    }
 
     // ---- 1. steady: N jobs at RATE/s, one daz.say per statement, through one psql session ----
     const feed = spawn('psql', ['-X', '-q', '-At', '-d', db], { stdio: ['pipe', 'ignore', 'inherit'] });
+    // one operator session; its commits need not wait for the disk (the latency counts from created_at)
+    feed.stdin.write('SET synchronous_commit = off;\n');
+    const c1 = cpu();
     const t0 = now();
     let i = 0;
     await new Promise((resolve) => {
@@ -78,8 +110,10 @@ try {
     await new Promise((r) => feed.on('exit', r));
     const steady = await collect('s ', N, 60000);
     report(`steady ${RATE}/s`, steady);
+    console.log(`  dazd CPU: ${(cpu() - c1).toFixed(2)} s for ${N} jobs (${(((cpu() - c1) / N) * 1e6).toFixed(0)} µs per job, echo ingest included)`);
 
     // ---- 2. burst: N jobs in one statement -------------------------------------------------------
+    const c2 = cpu();
     const b0 = now();
     await psql(db, `SELECT count(daz.say('bench', 'b ' || g)) FROM generate_series(0, ${N - 1}) g`);
     const burst = await collect('b ', N, 120000);
@@ -87,6 +121,7 @@ try {
     console.log(`burst: ${N} jobs committed in one statement; all frames at the server ${fmt(last - b0)} after the start: ` +
         `${Math.round(N / ((last - b0) / 1000))} jobs/s end to end`);
     report('burst', burst);
+    console.log(`  dazd CPU: ${(cpu() - c2).toFixed(2)} s for ${N} jobs`);
 
     // ---- 3. !ping → pong round trip while the fake floods FLOOD events/s ------------------------
     const flood = srv.flood('bench', { rate: FLOOD, seconds: Math.ceil(PINGS / 10) + 5, name: 'Flooder' });
@@ -102,11 +137,7 @@ try {
         await new Promise((r) => setTimeout(r, 100));
     }
     const rtt = [];
-    await srv.waitFor(
-        () => srv.getFrames('bench', { event: 'chatMsg' }).filter((f) => f.user === 'DazBot' && sentAt.has(f.args[0].msg)).length >= PINGS,
-        30000,
-        'every pong',
-    );
+    await botFrames((m) => sentAt.has(m), PINGS, 30000, 'every pong');
     for (const f of srv.getFrames('bench', { event: 'chatMsg' }))
         if (f.user === 'DazBot' && sentAt.has(f.args[0].msg)) rtt.push(f.t - sentAt.get(f.args[0].msg));
     flood.stop();
@@ -121,13 +152,30 @@ try {
     await stop();
 }
 
+/*
+ * Wait (polling, scanning only frames recorded since the last look) until count frames of the bot
+ * satisfy pred. The fake server runs in this process: a check on every recorded frame would cost
+ * it O(frames) each time and slow down the very thing being measured.
+ */
+async function botFrames(pred, count, timeoutMs, label) {
+    let seen = 0;
+    let next = 0;
+    await until(
+        () => {
+            const fr = srv.frames;
+            for (; next < fr.length; next++) {
+                const f = fr[next];
+                if (f.user === 'DazBot' && f.event === 'chatMsg' && pred(f.args[0].msg)) seen++;
+            }
+            return seen >= count;
+        },
+        { timeoutMs, intervalMs: 100, label },
+    );
+}
+
 // Frames of the bot whose text starts with prefix, joined to their jobs' created_at.
 async function collect(prefix, n, timeoutMs) {
-    await srv.waitFor(
-        () => srv.getFrames('bench', { event: 'chatMsg' }).filter((f) => f.user === 'DazBot' && f.args[0].msg.startsWith(prefix)).length >= n,
-        timeoutMs,
-        `${n} frames "${prefix}…"`,
-    );
+    await botFrames((m) => m.startsWith(prefix), n, timeoutMs, `${n} frames "${prefix}…"`);
     await until(async () => Number(await psql(db, `SELECT count(*) FROM daz.job_results WHERE payload->>'text' LIKE '${prefix}%'`)) >= n, {
         timeoutMs,
         intervalMs: 200,
