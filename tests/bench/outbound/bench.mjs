@@ -22,7 +22,7 @@ function pct(xs, p) {
     const s = [...xs].sort((a, b) => a - b);
     return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 }
-const fmt = (x) => `${x.toFixed(1)} ms`;
+const fmt = (x) => (x === undefined ? 'n/a' : `${x.toFixed(1)} ms`);
 
 // The bot's command set is not part of this benchmark: a minimal !ping handler stands in for it.
 await psql(db, `CREATE OR REPLACE FUNCTION daz.cmd_dispatch(p_job daz.jobs) RETURNS jsonb
@@ -146,6 +146,31 @@ try {
     console.log(`round trip (ingest.flush_ms ${FLUSH_MS}): ${PINGS} "!ping" lines every 100 ms while the fake flooded ${FLOOD} events/s ` +
         `(${res.sent} flood lines in ${((now() - t3) / 1000).toFixed(1)} s, ${stored} stored so far)`);
     console.log(`  !ping said → pong frame at the server: p50 ${fmt(pct(rtt, 50))}, p99 ${fmt(pct(rtt, 99))}, max ${fmt(Math.max(...rtt))}`);
+    // Where the time goes: said → frame received by dazd (events.received_at) → ingest transaction
+    // that stored it and created the command job (created_at) → daz.run_jobs transaction that ran
+    // the handler (completed_at) → pong frame at the server (claim, send).
+    const rows = (await psql(db, `
+        SELECT e.payload->>'msg', extract(epoch FROM e.received_at) * 1000, extract(epoch FROM b.created_at) * 1000,
+               extract(epoch FROM b.completed_at) * 1000, extract(epoch FROM p.created_at) * 1000
+          FROM daz.events e
+          JOIN daz.job_results b ON b.queue = 'bot' AND b.correlation_id = e.id::text
+          JOIN daz.job_results p ON p.queue = 'cytube' AND p.payload->>'text' = 'pong' || substr(e.payload->>'msg', 6)
+         WHERE e.type = 'chatMsg' AND e.actor = 'Pinger'`)).split('\n').map((l) => l.split('|'));
+    const frameAt = new Map();
+    for (const f of srv.frames) if (f.user === 'DazBot' && f.event === 'chatMsg' && sentAt.has(f.args[0].msg)) frameAt.set(f.args[0].msg, f.t);
+    const st = { received: [], stored: [], handled: [], sent: [] };
+    for (const [msg, recv, bc, bd] of rows) {
+        const key = 'pong' + msg.slice(5);
+        if (!sentAt.has(key) || !frameAt.has(key)) continue;
+        st.received.push(Number(recv) - sentAt.get(key));
+        st.stored.push(Number(bc) - Number(recv));
+        st.handled.push(Number(bd) - Number(bc));
+        st.sent.push(frameAt.get(key) - Number(bd));
+    }
+    console.log(`  stages (p50 / p99): said → received by dazd ${fmt(pct(st.received, 50))} / ${fmt(pct(st.received, 99))}; ` +
+        `→ ingest transaction ${fmt(pct(st.stored, 50))} / ${fmt(pct(st.stored, 99))}; ` +
+        `→ run_jobs transaction ${fmt(pct(st.handled, 50))} / ${fmt(pct(st.handled, 99))}; ` +
+        `→ pong at the server ${fmt(pct(st.sent, 50))} / ${fmt(pct(st.sent, 99))}`);
     const dead = await psql(db, `SELECT count(*) FROM daz.dead_letters`);
     console.log(`dead letters: ${dead}`);
 } finally {
