@@ -80,7 +80,7 @@ test('a lost NOTIFY costs latency, not work: the LISTEN connection killed, jobs 
     const srv = await fake(t);
     const d = await startDazd(t, { db, srv, rooms: [{ channel: 'lobby' }] }); // poll_ms 1000
     await joined(srv, 'lobby');
-    const pid = await until(() => psql(db, `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`), {
+    const pid = await until(() => psql(db, `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'dazd listen'`), {
         label: 'the LISTEN backend',
     });
     await psql(db, `SELECT pg_terminate_backend(${pid})`);
