@@ -55,4 +55,3 @@ void dazd_check_drained(struct dazd *d)
 	d->phase = DAZD_EXITING;
 	lws_cancel_service(d->lws);
 }
-

@@ -29,7 +29,7 @@ enum dazd_phase {
 
 /* Called with the old and the new config after a successful reload (both borrowed). */
 typedef void (*dazd_reload_hook)(struct dazd *d, const struct cfg *old_cfg,
-				 const struct cfg *new_cfg, void *arg);
+                                 const struct cfg *new_cfg, void *arg);
 /* Asked during draining: return true when this module has nothing left to do. */
 typedef bool (*dazd_drained_hook)(struct dazd *d, void *arg);
 
@@ -37,21 +37,21 @@ typedef bool (*dazd_drained_hook)(struct dazd *d, void *arg);
 
 struct dazd {
 	struct lws_context *lws;
-	struct lws_vhost *vhost;  /* listening vhost; raw fds and default TLS client vhost */
+	struct lws_vhost *vhost; /* listening vhost; raw fds and default TLS client vhost */
 	const struct lws_protocols *vhost_protocols; /* the protocol list every vhost uses */
-	struct cfg *cfg;          /* running config, owned */
-	const char *config_path;  /* borrowed from argv */
-	char host[128];           /* gethostname() */
-	char worker[160];         /* "<host>:<pid>", the daz.workers key */
+	struct cfg *cfg;                             /* running config, owned */
+	const char *config_path;                     /* borrowed from argv */
+	char host[128];                              /* gethostname() */
+	char worker[160];                            /* "<host>:<pid>", the daz.workers key */
 	enum dazd_phase phase;
-	int64_t started_wall_us;  /* wall clock at start */
+	int64_t started_wall_us; /* wall clock at start */
 
-	struct pg_conn *db;       /* main connection: ingest, room state, heartbeat, claims */
-	struct pg_conn *listen;   /* LISTEN-only connection; created by outbox.c (may be NULL) */
-	struct ingest *ingest;    /* ingest.c */
-	struct room *rooms;       /* room.c: singly linked list */
-	struct metrics *metrics;  /* metrics.c */
-	void *outbox;             /* outbox.c private state (NULL if absent) */
+	struct pg_conn *db;      /* main connection: ingest, room state, heartbeat, claims */
+	struct pg_conn *listen;  /* LISTEN-only connection; created by outbox.c (may be NULL) */
+	struct ingest *ingest;   /* ingest.c */
+	struct room *rooms;      /* room.c: singly linked list */
+	struct metrics *metrics; /* metrics.c */
+	void *outbox;            /* outbox.c private state (NULL if absent) */
 
 	/* Set before rooms start (e.g. by outbox_init): rooms begin in standby until the
 	 * lease holder calls room_set_standby(r, false). */
@@ -72,9 +72,9 @@ struct dazd {
 
 /* Register hooks (-1 when DAZD_MAX_HOOKS are taken). */
 int dazd_add_reload_hook(struct dazd *d, dazd_reload_hook fn, void *arg)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 int dazd_add_drained_hook(struct dazd *d, dazd_drained_hook fn, void *arg)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* While draining: re-check every drained hook now (call after finishing a piece of work). */
 void dazd_check_drained(struct dazd *d);

@@ -536,6 +536,14 @@ bool event_echo_matches(const char *sent_text, const char *echo_msg, size_t max_
 	echo = echo_to_text(echo_msg);
 	if (!sent || !echo)
 		goto out;
+	{
+		/* same control-character treatment on both sides, whichever set the server uses */
+		char *e2 = event_normalize_outgoing(echo, (size_t)-1);
+		free(echo);
+		echo = e2;
+		if (!echo)
+			goto out;
+	}
 	s = sent;
 	if (strncmp(s, "/me ", 4) == 0)
 		s += 4;

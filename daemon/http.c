@@ -34,24 +34,26 @@ void http_refresh_gauges(struct dazd *d)
 {
 	char labels[200];
 
-	metrics_set(d->metrics, "dazd_ingest_buffer_events", "", (double)ingest_buffered(d->ingest));
+	metrics_set(d->metrics, "dazd_ingest_buffer_events", "",
+	            (double)ingest_buffered(d->ingest));
 	metrics_set(d->metrics, "dazd_spool_bytes", "", (double)ingest_spool_bytes(d->ingest));
 	metrics_set(d->metrics, "dazd_db_up", "", pg_conn_up(d->db) ? 1 : 0);
 	metrics_set(d->metrics, "dazd_db_reconnects_total", "", (double)pg_conn_reconnects(d->db));
-	metrics_set(d->metrics, "dazd_start_time_seconds", "", (double)(d->started_wall_us / 1000000));
+	metrics_set(d->metrics, "dazd_start_time_seconds", "",
+	            (double)(d->started_wall_us / 1000000));
 	for (struct room *r = d->rooms; r; r = r->next) {
 		if (r->removing)
 			continue;
 		for (int i = 0; i <= ROOM_OPEN_CIRCUIT; i++)
 			metrics_set(d->metrics, "dazd_room_state",
-				    metrics_labels(labels, sizeof(labels), "room", r->name, "state",
-						   room_state_name((enum room_state)i), NULL),
-				    i == (int)r->state ? 1 : 0);
+			            metrics_labels(labels, sizeof(labels), "room", r->name, "state",
+			                           room_state_name((enum room_state)i), NULL),
+			            i == (int)r->state ? 1 : 0);
 	}
 }
 
 static int set_body(struct http_pss *pss, int status, const char *ctype, const char *text,
-		    size_t len)
+                    size_t len)
 {
 	pss->body = malloc(LWS_PRE + len + 1);
 	if (!pss->body)
@@ -79,7 +81,8 @@ static int respond(struct lws *wsi, struct http_pss *pss, const char *path)
 		m = metrics_render(d->metrics, &len);
 		if (!m)
 			return -1;
-		rc = set_body(pss, HTTP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8", m, len);
+		rc = set_body(pss, HTTP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8", m,
+		              len);
 		free(m);
 	} else if (strcmp(path, "/healthz") == 0) {
 		rc = set_body(pss, HTTP_STATUS_OK, "text/plain; charset=utf-8", "ok\n", 3);
@@ -89,22 +92,22 @@ static int respond(struct lws *wsi, struct http_pss *pss, const char *path)
 		bool db = pg_conn_up(d->db), rooms = room_all_joined(d);
 		bool ready = db && rooms && d->phase == DAZD_RUNNING;
 		pos += (size_t)snprintf(msg + pos, sizeof(msg) - pos, "%s\ndatabase: %s\n",
-					ready ? "ready" : "not ready", db ? "up" : "down");
+		                        ready ? "ready" : "not ready", db ? "up" : "down");
 		for (struct room *r = d->rooms; r && pos < sizeof(msg) - 200; r = r->next)
 			if (!r->removing)
-				pos += (size_t)snprintf(msg + pos, sizeof(msg) - pos, "room %.64s: %s%s\n",
-							r->name, room_state_name(r->state),
-							r->enabled ? "" : " (disabled)");
+				pos += (size_t)snprintf(
+				    msg + pos, sizeof(msg) - pos, "room %.64s: %s%s\n", r->name,
+				    room_state_name(r->state), r->enabled ? "" : " (disabled)");
 		rc = set_body(pss, ready ? HTTP_STATUS_OK : HTTP_STATUS_SERVICE_UNAVAILABLE,
-			      "text/plain; charset=utf-8", msg, pos);
+		              "text/plain; charset=utf-8", msg, pos);
 	} else {
 		rc = set_body(pss, HTTP_STATUS_NOT_FOUND, "text/plain; charset=utf-8",
-			      "not found: try /metrics, /healthz, /readyz\n", 43);
+		              "not found: try /metrics, /healthz, /readyz\n", 43);
 	}
 	if (rc != 0)
 		return -1;
 	if (lws_add_http_common_headers(wsi, (unsigned int)pss->status, pss->ctype,
-					(lws_filepos_t)pss->len, &p, end) ||
+	                                (lws_filepos_t)pss->len, &p, end) ||
 	    lws_finalize_write_http_header(wsi, hdr + LWS_PRE, &p, end))
 		return -1;
 	lws_callback_on_writable(wsi);
@@ -112,7 +115,7 @@ static int respond(struct lws *wsi, struct http_pss *pss, const char *path)
 }
 
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-			 size_t len)
+                         size_t len)
 {
 	struct http_pss *pss = user;
 
@@ -133,7 +136,8 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		else
 			wp = LWS_WRITE_HTTP_FINAL;
 		/* lws_write may use the LWS_PRE bytes before the chunk: those were sent already. */
-		if (lws_write(wsi, (unsigned char *)pss->body + LWS_PRE + pss->sent, n, wp) != (int)n)
+		if (lws_write(wsi, (unsigned char *)pss->body + LWS_PRE + pss->sent, n, wp) !=
+		    (int)n)
 			return -1;
 		pss->sent += n;
 		if (wp == LWS_WRITE_HTTP_FINAL) {
@@ -159,9 +163,9 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 }
 
 const struct lws_protocols http_lws_protocol = {
-	.name = "http",
-	.callback = http_callback,
-	.per_session_data_size = sizeof(struct http_pss),
+    .name = "http",
+    .callback = http_callback,
+    .per_session_data_size = sizeof(struct http_pss),
 };
 
 int http_attach(struct dazd *d)

@@ -33,6 +33,7 @@ struct ingest {
 	bool inflight;
 	bool batch_is_replay;
 	int64_t batch_sent_us;
+	int64_t build_us;   /* time spent encoding the last batch */
 	size_t single_left; /* after an SQL error: send this many events one by one */
 
 	bool db_up;
@@ -112,7 +113,7 @@ static void count(struct ingest *in, const char *name, const struct event *ev, c
 
 	if (reason)
 		metrics_labels(labels, sizeof(labels), "room", ev->room, "type", ev->type, "reason",
-			       reason, NULL);
+		               reason, NULL);
 	else
 		metrics_labels(labels, sizeof(labels), "room", ev->room, "type", ev->type, NULL);
 	metrics_add(in->d->metrics, name, labels, 1);
@@ -121,10 +122,11 @@ static void count(struct ingest *in, const char *name, const struct event *ev, c
 static void gauges(struct ingest *in)
 {
 	metrics_set(in->d->metrics, "dazd_ingest_buffer_events", "",
-		    (double)(in->q_len + in->batch_n));
-	metrics_set(in->d->metrics, "dazd_spool_bytes", "", in->sp ? (double)spool_size(in->sp) : 0);
+	            (double)(in->q_len + in->batch_n));
+	metrics_set(in->d->metrics, "dazd_spool_bytes", "",
+	            in->sp ? (double)spool_size(in->sp) : 0);
 	metrics_set(in->d->metrics, "dazd_spool_events", "",
-		    in->sp ? (double)spool_count(in->sp) : 0);
+	            in->sp ? (double)spool_count(in->sp) : 0);
 }
 
 /* ---- spool ------------------------------------------------------------------------------ */
@@ -148,19 +150,20 @@ static void spool_one(struct ingest *in, struct event *ev)
 	}
 	if (!spool_fits(in->sp, spool_record_size(ev))) {
 		if (spool_make_room(in->sp, spool_record_size(ev), false, &dropped, err,
-				    sizeof(err)) != 0 ||
+		                    sizeof(err)) != 0 ||
 		    !spool_fits(in->sp, spool_record_size(ev))) {
 			int64_t more = 0;
 			if (spool_make_room(in->sp, spool_record_size(ev), true, &more, err,
-					    sizeof(err)) != 0)
+			                    sizeof(err)) != 0)
 				log_error("ingest", "spool: %s", err);
 			dropped += more;
 		}
 		if (dropped) {
-			log_warn("ingest", "spool full (%lld bytes): dropped %lld oldest low-value events",
-				 (long long)spool_max_bytes(in->sp), (long long)dropped);
+			log_warn("ingest",
+			         "spool full (%lld bytes): dropped %lld oldest low-value events",
+			         (long long)spool_max_bytes(in->sp), (long long)dropped);
 			metrics_add(in->d->metrics, "dazd_events_dropped_total",
-				    "room=\"*\",type=\"*\",reason=\"spool_full\"", (double)dropped);
+			            "room=\"*\",type=\"*\",reason=\"spool_full\"", (double)dropped);
 		}
 		/* A replay reader counts records: the file was rewritten, start it again. */
 		if (in->rd) {
@@ -171,7 +174,7 @@ static void spool_one(struct ingest *in, struct event *ev)
 	}
 	if (spool_append(in->sp, ev, err, sizeof(err)) != 0) {
 		log_error("ingest", "spool append failed, event %s of %s dropped: %s", ev->type,
-			  ev->room, err);
+		          ev->room, err);
 		drop(in, ev, "spool_error");
 		return;
 	}
@@ -184,14 +187,17 @@ static void spool_one(struct ingest *in, struct event *ev)
 static void spill_memory(struct ingest *in, const char *why)
 {
 	size_t n = in->q_len;
+	bool first = !in->sp || spool_count(in->sp) == 0;
 	struct event *ev;
 
 	if (!n)
 		return;
 	while ((ev = q_pop(in)) != NULL)
 		spool_one(in, ev);
-	log_info("ingest", "%s: %zu events written to the spool (%lld bytes)", why, n,
-		 in->sp ? (long long)spool_size(in->sp) : 0LL);
+	/* One line when spooling starts; the rest at debug level (metrics have the totals). */
+	LOG_AT(first ? LOG_LVL_INFO : LOG_LVL_DEBUG, "ingest",
+	       "%s: %zu events written to the spool (%lld bytes)", why, n,
+	       in->sp ? (long long)spool_size(in->sp) : 0LL);
 	gauges(in);
 }
 
@@ -271,8 +277,8 @@ static int batch_send(PGconn *conn, void *arg)
 		if (ev->server_time_ms != EVENT_NO_TIME)
 			to_pgts(ev->server_time_ms * 1000, &st);
 		rc = PQputf(row, "%uuid %timestamptz %text %text %text[] %text %timestamptz %jsonb",
-			    (PGuuid)ev->id, &recv, ev->room, ev->type, &ta, ev->actor,
-			    ev->server_time_ms != EVENT_NO_TIME ? &st : NULL, ev->payload);
+		            (PGuuid)ev->id, &recv, ev->room, ev->type, &ta, ev->actor,
+		            ev->server_time_ms != EVENT_NO_TIME ? &st : NULL, ev->payload);
 		if (rc)
 			rc = PQputf(arr.param, "%daz.event_in", row);
 		PQparamClear(row);
@@ -282,6 +288,7 @@ static int batch_send(PGconn *conn, void *arg)
 	}
 	if (!PQputf(param, "%daz.event_in[]", &arr))
 		goto fail;
+	in->build_us = dazd_wall_us() - in->batch_sent_us;
 	ok = PQparamSendQuery(conn, param, "SELECT daz.ingest($1)", 0);
 	if (!ok)
 		log_error("ingest", "sending daz.ingest failed: %s", PQgeterror());
@@ -311,6 +318,18 @@ static void batch_requeue(struct ingest *in)
 	in->batch_n = 0;
 }
 
+/* A replay batch was not stored: forget it and read the same records again next time (the
+ * reader reopens and skips what was stored before it). */
+static void replay_rewind(struct ingest *in)
+{
+	in->replay_read -= (int64_t)in->batch_n;
+	if (in->replay_read < 0)
+		in->replay_read = 0;
+	batch_free_events(in);
+	spool_reader_close(in->rd);
+	in->rd = NULL;
+}
+
 static void error_retry_cb(lws_sorted_usec_list_t *sul)
 {
 	struct ingest *in = lws_container_of(sul, struct ingest, sul_error);
@@ -323,8 +342,8 @@ static bool transient_sqlstate(const char *st)
 {
 	/* connection, resources, operator intervention, serialization, deadlock */
 	return st && (strncmp(st, "08", 2) == 0 || strncmp(st, "53", 2) == 0 ||
-		      strncmp(st, "57", 2) == 0 || strcmp(st, "40001") == 0 ||
-		      strcmp(st, "40P01") == 0 || strncmp(st, "55", 2) == 0);
+	              strncmp(st, "57", 2) == 0 || strcmp(st, "40001") == 0 ||
+	              strcmp(st, "40P01") == 0 || strncmp(st, "55", 2) == 0);
 }
 
 static void batch_done(struct pg_conn *c, PGresult *res, void *arg)
@@ -338,12 +357,9 @@ static void batch_done(struct pg_conn *c, PGresult *res, void *arg)
 	if (!res) {
 		/* Connection lost: nothing is known to be stored (ingest is idempotent). */
 		metrics_add(in->d->metrics, "dazd_ingest_batches_total",
-			    metrics_labels(labels, sizeof(labels), "result", "lost", NULL), 1);
+		            metrics_labels(labels, sizeof(labels), "result", "lost", NULL), 1);
 		if (in->batch_is_replay) {
-			batch_free_events(in); /* still in the spool: the replay starts over */
-			spool_reader_close(in->rd);
-			in->rd = NULL;
-			in->replay_read = 0;
+			replay_rewind(in); /* still in the spool: read it again */
 		} else {
 			batch_requeue(in);
 		}
@@ -354,45 +370,41 @@ static void batch_done(struct pg_conn *c, PGresult *res, void *arg)
 	if (!pg_result_ok(res)) {
 		const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		metrics_add(in->d->metrics, "dazd_ingest_batches_total",
-			    metrics_labels(labels, sizeof(labels), "result", "error", NULL), 1);
+		            metrics_labels(labels, sizeof(labels), "result", "error", NULL), 1);
 		log_error("ingest", "daz.ingest of %zu events failed: %s", in->batch_n,
-			  pg_result_error(res));
+		          pg_result_error(res));
 		if (transient_sqlstate(st) || in->batch_n > 1) {
 			/* Retry; a data error is narrowed down by sending one event at a time. */
 			if (!transient_sqlstate(st))
 				in->single_left = in->batch_n;
 			if (in->batch_is_replay) {
-				batch_free_events(in);
-				spool_reader_close(in->rd);
-				in->rd = NULL;
-				in->replay_read = 0;
+				replay_rewind(in);
 			} else {
 				batch_requeue(in);
 			}
 		} else {
 			log_error("ingest", "event %s of %s rejected by the database and dropped",
-				  in->batch[0]->type, in->batch[0]->room);
+			          in->batch[0]->type, in->batch[0]->room);
 			drop(in, in->batch[0], "rejected");
 			in->batch_n = 0;
-			if (in->batch_is_replay)
-				in->replay_read++; /* skip it on the next pass too */
 		}
 		in->paused_after_error = true;
 		lws_sul_schedule(in->d->lws, 0, &in->sul_error, error_retry_cb,
-				 ERROR_RETRY_MS * LWS_US_PER_MS);
+		                 ERROR_RETRY_MS * LWS_US_PER_MS);
 		gauges(in);
 		return;
 	}
 	metrics_add(in->d->metrics, "dazd_ingest_batches_total",
-		    metrics_labels(labels, sizeof(labels), "result", "ok", NULL), 1);
+	            metrics_labels(labels, sizeof(labels), "result", "ok", NULL), 1);
 	metrics_observe(in->d->metrics, "dazd_ingest_batch_size", "", (double)in->batch_n);
 	metrics_observe(in->d->metrics, "dazd_ingest_latency_seconds", "", secs);
 	for (size_t i = 0; i < in->batch_n; i++)
 		count(in, "dazd_events_stored_total", in->batch[i], NULL);
 	if (in->batch_is_replay)
 		metrics_add(in->d->metrics, "dazd_spool_replayed_total", "", (double)in->batch_n);
-	log_debug("ingest", "stored %zu events in %.1f ms%s", in->batch_n, secs * 1000,
-		  in->batch_is_replay ? " (spool replay)" : "");
+	log_debug("ingest", "stored %zu events in %.1f ms (encoding %.1f ms)%s", in->batch_n,
+	          secs * 1000, (double)in->build_us / 1000,
+	          in->batch_is_replay ? " (spool replay)" : "");
 	batch_free_events(in);
 	gauges(in);
 	pump(in);
@@ -429,9 +441,10 @@ static size_t replay_fill(struct ingest *in, size_t limit)
 		}
 		if (in->replay_read == 0)
 			log_info("ingest", "replaying %lld spooled events (%lld bytes)",
-				 (long long)spool_count(in->sp), (long long)spool_size(in->sp));
+			         (long long)spool_count(in->sp), (long long)spool_size(in->sp));
 	}
-	while (in->batch_n < limit && (rc = spool_reader_next(in->rd, &ev, err, sizeof(err))) == 1) {
+	while (in->batch_n < limit &&
+	       (rc = spool_reader_next(in->rd, &ev, err, sizeof(err))) == 1) {
 		in->batch[in->batch_n++] = ev;
 		in->replay_read++;
 	}
@@ -454,7 +467,7 @@ static void replay_finish(struct ingest *in)
 	in->rd = NULL;
 	if (skipped > 0) {
 		log_warn("ingest", "spool: skipped %lld torn or corrupt bytes at the end",
-			 (long long)skipped);
+		         (long long)skipped);
 		metrics_add(in->d->metrics, "dazd_spool_skipped_bytes_total", "", (double)skipped);
 	}
 	log_info("ingest", "spool replay done: %lld events", (long long)in->replay_read);
@@ -489,12 +502,8 @@ static void pump(struct ingest *in)
 		if (replay_fill(in, limit) > 0) {
 			if (in->single_left)
 				in->single_left--;
-			if (send_batch(in, true) != 0) {
-				batch_free_events(in);
-				spool_reader_close(in->rd);
-				in->rd = NULL;
-				in->replay_read = 0;
-			}
+			if (send_batch(in, true) != 0)
+				replay_rewind(in);
 			return;
 		}
 		replay_finish(in);
@@ -512,7 +521,7 @@ static void pump(struct ingest *in)
 			if (!in->flush_scheduled) {
 				in->flush_scheduled = true;
 				lws_sul_schedule(in->d->lws, 0, &in->sul_flush, flush_cb,
-						 ((int64_t)in->flush_ms * 1000 - age_us) + 1);
+				                 ((int64_t)in->flush_ms * 1000 - age_us) + 1);
 			}
 			return;
 		}
@@ -544,20 +553,21 @@ struct ingest *ingest_new(struct dazd *d)
 	if (!in->batch)
 		goto fail;
 	if (spool_open(d->cfg->spool_dir, NULL, d->cfg->spool_max_bytes, &in->sp, &torn, err,
-		       sizeof(err)) != 0) {
+	               sizeof(err)) != 0) {
 		log_error("ingest", "cannot open the spool in %s: %s", d->cfg->spool_dir, err);
 		goto fail;
 	}
 	if (torn > 0) {
-		log_warn("ingest", "spool %s: cut %lld torn bytes left by a crash", spool_path(in->sp),
-			 (long long)torn);
+		log_warn("ingest", "spool %s: cut %lld torn bytes left by a crash",
+		         spool_path(in->sp), (long long)torn);
 		metrics_add(d->metrics, "dazd_spool_skipped_bytes_total", "", (double)torn);
 	}
 	if (spool_count(in->sp) > 0) {
 		in->replay_pending = true;
-		log_info("ingest", "spool %s holds %lld events from an earlier run: replaying them "
-				   "when the database is reachable",
-			 spool_path(in->sp), (long long)spool_count(in->sp));
+		log_info("ingest",
+		         "spool %s holds %lld events from an earlier run: replaying them "
+		         "when the database is reachable",
+		         spool_path(in->sp), (long long)spool_count(in->sp));
 	}
 	lws_sul_schedule(d->lws, 0, &in->sul_sync, sync_cb, SYNC_MS * LWS_US_PER_MS);
 	gauges(in);
@@ -617,13 +627,13 @@ void ingest_push(struct ingest *in, struct event *ev)
 	}
 	if (q_push_back(in, ev) != 0) {
 		log_error("ingest", "out of memory: event %s of %s spooled directly", ev->type,
-			  ev->room);
+		          ev->room);
 		spool_one(in, ev);
 		return;
 	}
 	if (in->q_len >= (size_t)in->buffer_max)
 		spill_memory(in, in->db_up ? "database slow, memory buffer full"
-					   : "database down, memory buffer full");
+		                           : "database down, memory buffer full");
 	pump(in);
 }
 

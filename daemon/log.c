@@ -75,14 +75,15 @@ void log_line(enum log_level level, const char *scope, const char *fmt, ...)
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (int)(tv.tv_usec / 1000));
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         (int)(tv.tv_usec / 1000));
 	if (!scope)
 		scope = "main";
 
 	if (log_json) {
-		size_t pos = (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"scope\":\"",
-					      ts, log_level_name(level));
+		size_t pos = (size_t)snprintf(line, sizeof(line),
+		                              "{\"ts\":\"%s\",\"level\":\"%s\",\"scope\":\"", ts,
+		                              log_level_name(level));
 		pos = json_escape(line, sizeof(line), pos, scope);
 		pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\",\"msg\":\"");
 		if (pos < sizeof(line))
@@ -90,7 +91,8 @@ void log_line(enum log_level level, const char *scope, const char *fmt, ...)
 		if (pos + 3 < sizeof(line))
 			memcpy(line + pos, "\"}", 3);
 	} else {
-		snprintf(line, sizeof(line), "%s %-5s [%s] %s", ts, log_level_name(level), scope, msg);
+		snprintf(line, sizeof(line), "%s %-5s [%s] %s", ts, log_level_name(level), scope,
+		         msg);
 	}
 	fprintf(stderr, "%s\n", line);
 }

@@ -24,7 +24,7 @@ const char *log_level_name(enum log_level level);
 
 /* Write one line. scope: room name, "db", "http", "main" … (borrowed, may be NULL). */
 void log_line(enum log_level level, const char *scope, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Emit hook for lws_set_log_level(): lws lines become dazd lines with scope "lws". */
 void log_lws_emit(int lws_level, const char *line);

@@ -34,14 +34,14 @@ static void drain_check_cb(lws_sorted_usec_list_t *sul)
 	dazd_check_drained(&the_dazd);
 	if (the_dazd.phase == DAZD_DRAINING)
 		lws_sul_schedule(the_dazd.lws, 0, &sul_drain_check, drain_check_cb,
-				 100 * LWS_US_PER_MS);
+		                 100 * LWS_US_PER_MS);
 }
 
 static void drain_timeout_cb(lws_sorted_usec_list_t *sul)
 {
 	(void)sul;
 	log_warn("main", "drain did not finish in %d ms: spooling what is left and exiting",
-		 DRAIN_TIMEOUT_MS);
+	         DRAIN_TIMEOUT_MS);
 	ingest_spool_now(the_dazd.ingest);
 	the_dazd.phase = DAZD_EXITING;
 	lws_cancel_service(the_dazd.lws);
@@ -52,12 +52,12 @@ static void begin_drain(struct dazd *d, const char *why)
 	if (d->phase != DAZD_RUNNING)
 		return;
 	log_info("main", "%s: draining (stop reading, store or spool buffered events, close rooms)",
-		 why);
+	         why);
 	d->phase = DAZD_DRAINING;
 	room_stop_all(d, "shutting down");
 	ingest_drain(d->ingest);
 	lws_sul_schedule(d->lws, 0, &sul_drain_timeout, drain_timeout_cb,
-			 (lws_usec_t)DRAIN_TIMEOUT_MS * LWS_US_PER_MS);
+	                 (lws_usec_t)DRAIN_TIMEOUT_MS * LWS_US_PER_MS);
 	lws_sul_schedule(d->lws, 0, &sul_drain_check, drain_check_cb, 20 * LWS_US_PER_MS);
 }
 
@@ -89,7 +89,7 @@ static void reload(struct dazd *d)
 		return;
 	if (cfg_load(d->config_path, &nc, err, sizeof(err)) != 0) {
 		log_error("main", "reload of %s failed, keeping the running config: %s",
-			  d->config_path, err);
+		          d->config_path, err);
 		return;
 	}
 	for (size_t i = 0; i < nc->n_warnings; i++)
@@ -100,7 +100,8 @@ static void reload(struct dazd *d)
 		return;
 	}
 	if (global & CFG_DIFF_DATABASE)
-		log_warn("main", "reload: database.conninfo changed; applies at the next reconnect");
+		log_warn("main",
+		         "reload: database.conninfo changed; applies at the next reconnect");
 	if (global & CFG_DIFF_HTTP)
 		log_warn("main", "reload: http.listen changed; needs a restart");
 	if (global & CFG_DIFF_SPOOL)
@@ -125,7 +126,7 @@ static void reload(struct dazd *d)
 /* ---- signals through a signalfd --------------------------------------------------------- */
 
 static int sig_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-			size_t len)
+                        size_t len)
 {
 	struct signalfd_siginfo si;
 	struct dazd *d = &the_dazd;
@@ -145,7 +146,7 @@ static int sig_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		case SIGINT:
 			if (d->phase != DAZD_RUNNING) {
 				log_warn("main", "second %s: exiting at once",
-					 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+				         si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 				_exit(1);
 			}
 			begin_drain(d, si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -158,8 +159,8 @@ static int sig_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 }
 
 static const struct lws_protocols sig_protocol = {
-	.name = "dazd-signal",
-	.callback = sig_callback,
+    .name = "dazd-signal",
+    .callback = sig_callback,
 };
 
 static int setup_signals(struct dazd *d)
@@ -178,7 +179,7 @@ static int setup_signals(struct dazd *d)
 	if (fd.filefd < 0)
 		return -1;
 	sig_wsi = lws_adopt_descriptor_vhost(d->vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
-					     sig_protocol.name, NULL);
+	                                     sig_protocol.name, NULL);
 	return sig_wsi ? 0 : -1;
 }
 
@@ -196,8 +197,9 @@ static void probe_done(struct pg_conn *c, PGresult *res, void *arg)
 	if (!pg_result_ok(res) || PQntuples(res) != 1)
 		return;
 	d->db_has_rooms_sql = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	room_report_all(d);
 	log_debug("db", "daz.room_state/daz.heartbeat %s",
-		  d->db_has_rooms_sql ? "present" : "absent: room state not written");
+	          d->db_has_rooms_sql ? "present" : "absent: room state not written");
 }
 
 static void db_state(struct pg_conn *c, bool up, void *arg)
@@ -205,10 +207,11 @@ static void db_state(struct pg_conn *c, bool up, void *arg)
 	struct dazd *d = arg;
 
 	metrics_set(d->metrics, "dazd_db_up", "", up ? 1 : 0);
-	if (up && pg_query(c,
-			   "SELECT to_regprocedure('daz.room_state(text,text,text,text)') IS NOT NULL"
-			   " AND to_regproc('daz.heartbeat') IS NOT NULL",
-			   0, NULL, probe_done, d) != 0)
+	if (up &&
+	    pg_query(c,
+	             "SELECT to_regprocedure('daz.room_state(text,text,text,text)') IS NOT NULL"
+	             " AND to_regproc('daz.heartbeat') IS NOT NULL",
+	             0, NULL, probe_done, d) != 0)
 		log_warn("db", "cannot probe for daz.room_state");
 	ingest_db_state(d->ingest, up);
 }
@@ -218,16 +221,16 @@ static void db_state(struct pg_conn *c, bool up, void *arg)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: dazd -c FILE [--check]\n"
-		   "       dazd --version | --help\n"
-		   "\n"
-		   "  -c, --config FILE  configuration file (JSON; see docs/config.md)\n"
-		   "      --check        validate the configuration, print a summary and exit\n"
-		   "                     (0 valid, 2 invalid with one line naming the key)\n"
-		   "  -V, --version      print the version and exit\n"
-		   "  -h, --help         this text\n"
-		   "\n"
-		   "Signals: SIGHUP reloads the config; SIGTERM drains and exits (a second one\n"
-		   "exits at once). HTTP: /metrics, /healthz, /readyz on http.listen.\n");
+	           "       dazd --version | --help\n"
+	           "\n"
+	           "  -c, --config FILE  configuration file (JSON; see docs/config.md)\n"
+	           "      --check        validate the configuration, print a summary and exit\n"
+	           "                     (0 valid, 2 invalid with one line naming the key)\n"
+	           "  -V, --version      print the version and exit\n"
+	           "  -h, --help         this text\n"
+	           "\n"
+	           "Signals: SIGHUP reloads the config; SIGTERM drains and exits (a second one\n"
+	           "exits at once). HTTP: /metrics, /healthz, /readyz on http.listen.\n");
 }
 
 /* "host:port", "[v6]:port" or ":port" → iface (NULL = any) and port. -1 if malformed. */
@@ -262,9 +265,11 @@ static int parse_listen(const char *s, char *iface, size_t ifsz, int *port)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
-		{"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"check", no_argument, NULL, 'k'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	static struct lws_protocols protos[5];
 	struct lws_context_creation_info info;
@@ -283,7 +288,8 @@ int main(int argc, char **argv)
 			check = true;
 			break;
 		case 'V':
-			printf("dazd %s (libwebsockets %s)\n", DAZD_VERSION, lws_get_library_version());
+			printf("dazd %s (libwebsockets %s)\n", DAZD_VERSION,
+			       lws_get_library_version());
 			return 0;
 		case 'h':
 			usage(stdout);
@@ -365,11 +371,11 @@ int main(int argc, char **argv)
 		die(1, "cannot start ingest (spool.dir %s)", d->cfg->spool_dir);
 	{
 		struct pg_conn_opts o = {
-			.name = "db",
-			.conninfo = d->cfg->db_conninfo,
-			.types = &db_types,
-			.on_state = db_state,
-			.arg = d,
+		    .name = "db",
+		    .conninfo = d->cfg->db_conninfo,
+		    .types = &db_types,
+		    .on_state = db_state,
+		    .arg = d,
 		};
 		d->db = pg_conn_new(d, &o);
 		if (!d->db)
@@ -378,7 +384,7 @@ int main(int argc, char **argv)
 	if (outbox_init && outbox_init(d) != 0)
 		die(1, "cannot start the outbox");
 	log_info("main", "dazd %s starting: worker %s, %zu room(s), http %s", DAZD_VERSION,
-		 d->worker, d->cfg->n_rooms, port ? d->cfg->http_listen : "off");
+	         d->worker, d->cfg->n_rooms, port ? d->cfg->http_listen : "off");
 	if (room_start_all(d) != 0)
 		die(1, "cannot start rooms");
 	room_heartbeat_start(d);

@@ -86,7 +86,7 @@ static struct family *find_family(const struct metrics *m, const char *name)
 }
 
 int metrics_declare(struct metrics *m, const char *name, enum metrics_kind kind, const char *help,
-		    const double *buckets, size_t n_buckets)
+                    const double *buckets, size_t n_buckets)
 {
 	struct family *f;
 
@@ -342,44 +342,45 @@ int metrics_declare_dazd(struct metrics *m)
 {
 	static const double batch_sizes[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
 	static const double latency_s[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-					   0.05,   0.1,   0.25,   0.5,   1,    2.5};
+	                                   0.05,   0.1,   0.25,   0.5,   1,    2.5};
 	static const struct {
 		const char *name;
 		enum metrics_kind kind;
 		const char *help;
 	} fams[] = {
-		{"dazd_events_received_total", METRICS_COUNTER,
-		 "Events received from CyTube (and dazd pseudo-events), by room and type."},
-		{"dazd_events_stored_total", METRICS_COUNTER,
-		 "Events acknowledged by daz.ingest, by room and type."},
-		{"dazd_events_dropped_total", METRICS_COUNTER,
-		 "Events dropped because the buffer and spool were full, by room, type and reason."},
-		{"dazd_frames_rejected_total", METRICS_COUNTER,
-		 "Inbound frames rejected by the codec, by room and reason."},
-		{"dazd_ingest_batches_total", METRICS_COUNTER,
-		 "daz.ingest calls, by result (ok, error, lost)."},
-		{"dazd_ingest_batch_size", METRICS_HISTOGRAM, "Events per daz.ingest call."},
-		{"dazd_ingest_latency_seconds", METRICS_HISTOGRAM,
-		 "Round trip of one daz.ingest call."},
-		{"dazd_ingest_buffer_events", METRICS_GAUGE, "Events held in memory, not yet stored."},
-		{"dazd_spool_bytes", METRICS_GAUGE, "Size of the spool file."},
-		{"dazd_spool_events", METRICS_GAUGE, "Events in the spool file."},
-		{"dazd_spool_written_total", METRICS_COUNTER, "Events appended to the spool file."},
-		{"dazd_spool_replayed_total", METRICS_COUNTER,
-		 "Events read back from the spool file and stored."},
-		{"dazd_spool_skipped_bytes_total", METRICS_COUNTER,
-		 "Torn or corrupt spool bytes skipped during replay."},
-		{"dazd_room_state", METRICS_GAUGE,
-		 "1 for the room's current state (offline, connecting, joined, backoff, open-circuit)."},
-		{"dazd_room_reconnects_total", METRICS_COUNTER, "Reconnect attempts per room."},
-		{"dazd_room_kicks_total", METRICS_COUNTER, "Kicks received per room."},
-		{"dazd_room_circuit_state", METRICS_GAUGE,
-		 "Circuit breaker per room: 0 closed, 1 half-open, 2 open."},
-		{"dazd_room_login_failures_total", METRICS_COUNTER, "Failed CyTube logins per room."},
-		{"dazd_db_up", METRICS_GAUGE, "1 when the main database connection is ready."},
-		{"dazd_db_reconnects_total", METRICS_GAUGE, "Database reconnects since start."},
-		{"dazd_up", METRICS_GAUGE, "Always 1 while dazd serves metrics."},
-		{"dazd_start_time_seconds", METRICS_GAUGE, "Unix time dazd started."},
+	    {"dazd_events_received_total", METRICS_COUNTER,
+	     "Events received from CyTube (and dazd pseudo-events), by room and type."},
+	    {"dazd_events_stored_total", METRICS_COUNTER,
+	     "Events acknowledged by daz.ingest, by room and type."},
+	    {"dazd_events_dropped_total", METRICS_COUNTER,
+	     "Events dropped because the buffer and spool were full, by room, type and reason."},
+	    {"dazd_frames_rejected_total", METRICS_COUNTER,
+	     "Inbound frames rejected by the codec, by room and reason."},
+	    {"dazd_ingest_batches_total", METRICS_COUNTER,
+	     "daz.ingest calls, by result (ok, error, lost)."},
+	    {"dazd_ingest_batch_size", METRICS_HISTOGRAM, "Events per daz.ingest call."},
+	    {"dazd_ingest_latency_seconds", METRICS_HISTOGRAM,
+	     "Round trip of one daz.ingest call."},
+	    {"dazd_ingest_buffer_events", METRICS_GAUGE, "Events held in memory, not yet stored."},
+	    {"dazd_spool_bytes", METRICS_GAUGE, "Size of the spool file."},
+	    {"dazd_spool_events", METRICS_GAUGE, "Events in the spool file."},
+	    {"dazd_spool_written_total", METRICS_COUNTER, "Events appended to the spool file."},
+	    {"dazd_spool_replayed_total", METRICS_COUNTER,
+	     "Events read back from the spool file and stored."},
+	    {"dazd_spool_skipped_bytes_total", METRICS_COUNTER,
+	     "Torn or corrupt spool bytes skipped during replay."},
+	    {"dazd_room_state", METRICS_GAUGE,
+	     "1 for the room's current state (offline, connecting, joined, backoff, "
+	     "open-circuit)."},
+	    {"dazd_room_reconnects_total", METRICS_COUNTER, "Reconnect attempts per room."},
+	    {"dazd_room_kicks_total", METRICS_COUNTER, "Kicks received per room."},
+	    {"dazd_room_circuit_state", METRICS_GAUGE,
+	     "Circuit breaker per room: 0 closed, 1 half-open, 2 open."},
+	    {"dazd_room_login_failures_total", METRICS_COUNTER, "Failed CyTube logins per room."},
+	    {"dazd_db_up", METRICS_GAUGE, "1 when the main database connection is ready."},
+	    {"dazd_db_reconnects_total", METRICS_GAUGE, "Database reconnects since start."},
+	    {"dazd_up", METRICS_GAUGE, "Always 1 while dazd serves metrics."},
+	    {"dazd_start_time_seconds", METRICS_GAUGE, "Unix time dazd started."},
 	};
 
 	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {

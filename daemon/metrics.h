@@ -20,7 +20,7 @@ void metrics_free(struct metrics *m);
  * buckets are the upper bounds in increasing order (copied). Re-declaring is a no-op.
  */
 int metrics_declare(struct metrics *m, const char *name, enum metrics_kind kind, const char *help,
-		    const double *buckets, size_t n_buckets) __attribute__((warn_unused_result));
+                    const double *buckets, size_t n_buckets) __attribute__((warn_unused_result));
 
 /*
  * labels: a preformatted label set without braces ('room="r1",type="chatMsg"', "" for none);

@@ -59,6 +59,10 @@ struct pg_conn {
 
 	struct backoff bo;
 	lws_sorted_usec_list_t sul_retry;
+	/* lws drops POLLOUT after a raw file's writeable callback returns, so a request made inside
+	 * that callback is re-issued from this timer on the next loop turn. */
+	lws_sorted_usec_list_t sul_write;
+	bool in_writeable;
 	unsigned long reconnects;
 	bool ever_up;
 };
@@ -156,7 +160,7 @@ static int sync_socket(struct pg_conn *c)
 		return -1;
 	}
 	c->wsi = lws_adopt_descriptor_vhost(c->d->vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
-					    pg_lws_protocol.name, NULL);
+	                                    pg_lws_protocol.name, NULL);
 	if (!c->wsi) {
 		close(fd.filefd);
 		log_error(c->name, "cannot adopt the PostgreSQL socket into the loop");
@@ -217,10 +221,10 @@ static void conn_lost(struct pg_conn *c, const char *why)
 	delay_ms = backoff_next_ms(&c->bo);
 	if (was_up)
 		log_warn(c->name, "database connection lost: %s; reconnecting in %lld ms", why,
-			 (long long)delay_ms);
+		         (long long)delay_ms);
 	else
 		log_warn(c->name, "cannot connect to the database: %s; retrying in %lld ms", why,
-			 (long long)delay_ms);
+		         (long long)delay_ms);
 	if (was_up && c->on_state)
 		c->on_state(c, false, c->arg);
 	lws_sul_schedule(c->d->lws, 0, &c->sul_retry, retry_cb, delay_ms * LWS_US_PER_MS);
@@ -241,6 +245,25 @@ static const char *conn_error(struct pg_conn *c)
 	return buf;
 }
 
+static void write_cb(lws_sorted_usec_list_t *sul)
+{
+	struct pg_conn *c = lws_container_of(sul, struct pg_conn, sul_write);
+
+	if (c->wsi)
+		lws_callback_on_writable(c->wsi);
+}
+
+/* Ask for one writeable callback on the socket. */
+static void request_write(struct pg_conn *c)
+{
+	if (!c->wsi)
+		return;
+	if (c->in_writeable)
+		lws_sul_schedule(c->d->lws, 0, &c->sul_write, write_cb, 1);
+	else
+		lws_callback_on_writable(c->wsi);
+}
+
 /* Flush libpq's output buffer; ask for writeable while it is not empty. */
 static int flush_out(struct pg_conn *c)
 {
@@ -248,8 +271,8 @@ static int flush_out(struct pg_conn *c)
 
 	if (r < 0)
 		return -1;
-	if (r > 0 && c->wsi)
-		lws_callback_on_writable(c->wsi);
+	if (r > 0)
+		request_write(c);
 	return 0;
 }
 
@@ -262,8 +285,8 @@ static void registered(struct pg_conn *c)
 	if (c->ever_up)
 		c->reconnects++;
 	c->ever_up = true;
-	log_info(c->name, "database connection ready (server %d, pid %d)",
-		 PQserverVersion(c->conn), PQbackendPID(c->conn));
+	log_info(c->name, "database connection ready (server %d, pid %d)", PQserverVersion(c->conn),
+	         PQbackendPID(c->conn));
 	if (c->on_state)
 		c->on_state(c, true, c->arg);
 	if (c->phase == PG_UP)
@@ -306,7 +329,7 @@ static void reg_done(struct pg_conn *c, PGresult *res)
 	if (!pg_result_ok(res) || !PQregisterResult(c->conn, which, t, n, res)) {
 		char why[600];
 		snprintf(why, sizeof(why), "type registration failed: %s",
-			 pg_result_ok(res) ? PQgeterror() : pg_result_error(res));
+		         pg_result_ok(res) ? PQgeterror() : pg_result_error(res));
 		conn_lost(c, why);
 		return;
 	}
@@ -369,7 +392,7 @@ static void drain_input(struct pg_conn *c)
 			if (!c->last)
 				c->last = res;
 			else if (!pg_result_ok(c->last) &&
-				 PQresultStatus(c->last) != PGRES_EMPTY_QUERY)
+			         PQresultStatus(c->last) != PGRES_EMPTY_QUERY)
 				PQclear(res); /* keep the first error */
 			else {
 				PQclear(c->last);
@@ -423,7 +446,7 @@ static void connect_poll(struct pg_conn *c)
 			conn_lost(c, "socket adoption failed");
 			return;
 		}
-		lws_callback_on_writable(c->wsi);
+		request_write(c);
 		return;
 	default: /* READING: POLLIN is always armed on the adopted fd */
 		if (sync_socket(c) < 0)
@@ -448,7 +471,7 @@ static void start_connect(struct pg_conn *c)
 		conn_lost(c, "socket adoption failed");
 		return;
 	}
-	lws_callback_on_writable(c->wsi);
+	request_write(c);
 }
 
 /* One readiness report for c's socket. */
@@ -473,7 +496,7 @@ static int on_io(struct pg_conn *c, bool readable)
 }
 
 static int pg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		       size_t len)
+                       size_t len)
 {
 	struct pg_conn *c = lws_get_opaque_user_data(wsi);
 
@@ -486,8 +509,13 @@ static int pg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 			return on_io(c, true);
 		return 0;
 	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-		if (c && c->wsi == wsi)
-			return on_io(c, false);
+		if (c && c->wsi == wsi) {
+			int rc;
+			c->in_writeable = true;
+			rc = on_io(c, false);
+			c->in_writeable = false;
+			return rc;
+		}
 		return 0;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		if (c && c->wsi == wsi) {
@@ -502,8 +530,8 @@ static int pg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 }
 
 const struct lws_protocols pg_lws_protocol = {
-	.name = "dazd-pg",
-	.callback = pg_callback,
+    .name = "dazd-pg",
+    .callback = pg_callback,
 };
 
 /* ---- public API ------------------------------------------------------------------------- */
@@ -530,13 +558,13 @@ struct pg_conn *pg_conn_new(struct dazd *d, const struct pg_conn_opts *o)
 			size_t l = strlen(t);
 			c->udt[c->n_udt].typname = t;
 			c->udt[c->n_udt].typput =
-				(l >= 5 && strcmp(t + l - 5, "jsonb") == 0) ? pg_jsonb_put : NULL;
+			    (l >= 5 && strcmp(t + l - 5, "jsonb") == 0) ? pg_jsonb_put : NULL;
 		}
 	if (c->types && c->types->composites)
 		for (; c->types->composites[c->n_comp] && c->n_comp < PG_MAX_TYPES; c->n_comp++)
 			c->comp[c->n_comp].typname = c->types->composites[c->n_comp];
 	backoff_init(&c->bo, 200, 3000, 3000, BACKOFF_DECORRELATED,
-		     (uint64_t)dazd_mono_us() ^ (uint64_t)(uintptr_t)c);
+	             (uint64_t)dazd_mono_us() ^ (uint64_t)(uintptr_t)c);
 	start_connect(c);
 	return c;
 fail:
@@ -551,6 +579,7 @@ void pg_conn_free(struct pg_conn *c)
 	if (!c)
 		return;
 	lws_sul_cancel(&c->sul_retry);
+	lws_sul_cancel(&c->sul_write);
 	c->phase = PG_CLOSED;
 	detach_wsi(c);
 	if (c->conn)
@@ -653,13 +682,13 @@ static int text_send(PGconn *conn, void *arg)
 	struct pg_query *q = arg;
 
 	return PQsendQueryParams(conn, q->sql, q->nparams, NULL, (const char *const *)q->values,
-				 NULL, NULL, 0)
-		       ? 0
-		       : -1;
+	                         NULL, NULL, 0)
+	           ? 0
+	           : -1;
 }
 
 int pg_query(struct pg_conn *c, const char *sql, int nparams, const char *const *values,
-	     pg_result_cb cb, void *arg)
+             pg_result_cb cb, void *arg)
 {
 	struct pg_query *q;
 

@@ -46,17 +46,17 @@ struct pg_types {
 };
 
 struct pg_conn_opts {
-	const char *name;          /* scope for log lines and metrics: "db", "listen" (copied) */
-	const char *conninfo;      /* libpq conninfo or URI (copied); "" uses libpq's environment */
+	const char *name;     /* scope for log lines and metrics: "db", "listen" (copied) */
+	const char *conninfo; /* libpq conninfo or URI (copied); "" uses libpq's environment */
 	const struct pg_types *types; /* may be NULL; borrowed, must outlive the conn */
-	pg_state_cb on_state;      /* may be NULL */
-	pg_notify_cb on_notify;    /* may be NULL */
-	void *arg;                 /* passed to on_state / on_notify */
+	pg_state_cb on_state;         /* may be NULL */
+	pg_notify_cb on_notify;       /* may be NULL */
+	void *arg;                    /* passed to on_state / on_notify */
 };
 
 /* Create and start connecting. Caller frees with pg_conn_free(). NULL on allocation failure. */
 struct pg_conn *pg_conn_new(struct dazd *d, const struct pg_conn_opts *opts)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Close the connection; pending queries get their callback with res NULL. NULL is a no-op. */
 void pg_conn_free(struct pg_conn *c);
@@ -87,14 +87,14 @@ const char *pg_conn_name(const struct pg_conn *c);
  * connection is down: nothing is queued and cb is not called.
  */
 int pg_submit(struct pg_conn *c, pg_send_fn send, pg_result_cb cb, void *arg)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /*
  * Queue a query with text parameters (values copied; NULL entries are SQL NULL). Results in
  * text format. Fails (-1) when the connection is down.
  */
 int pg_query(struct pg_conn *c, const char *sql, int nparams, const char *const *values,
-	     pg_result_cb cb, void *arg) __attribute__((warn_unused_result));
+             pg_result_cb cb, void *arg) __attribute__((warn_unused_result));
 
 /* True when res is a success (COMMAND_OK or TUPLES_OK). */
 bool pg_result_ok(const PGresult *res);

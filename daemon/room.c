@@ -13,13 +13,13 @@
 #include "pg.h"
 #include "ws.h"
 
-#define HEARTBEAT_MS 5000
+#define HEARTBEAT_MS    5000
 #define LEASE_S_DEFAULT 30
 
 void ws_run_state_hooks(struct room *r, enum room_state old_state, enum room_state new_state);
 
 static const char *const state_names[] = {"offline", "connecting", "joined", "backoff",
-					  "open-circuit"};
+                                          "open-circuit"};
 
 static lws_sorted_usec_list_t sul_heartbeat;
 static struct dazd *hb_dazd;
@@ -98,12 +98,12 @@ void room_set_state(struct room *r, enum room_state s, const char *error)
 	r->state = s;
 	if (old != s) {
 		log_info(r->name, "state %s -> %s%s%s", room_state_name(old), room_state_name(s),
-			 error ? ": " : "", error ? error : "");
+		         error ? ": " : "", error ? error : "");
 		for (int i = 0; i <= ROOM_OPEN_CIRCUIT; i++)
 			metrics_set(r->d->metrics, "dazd_room_state",
-				    metrics_labels(labels, sizeof(labels), "room", r->name, "state",
-						   room_state_name((enum room_state)i), NULL),
-				    i == (int)s ? 1 : 0);
+			            metrics_labels(labels, sizeof(labels), "room", r->name, "state",
+			                           room_state_name((enum room_state)i), NULL),
+			            i == (int)s ? 1 : 0);
 	}
 	room_report(r);
 	if (old != s)
@@ -229,8 +229,9 @@ void room_apply_config(struct dazd *d)
 			continue;
 		}
 		bool changed = !same(r->site, cr->site) || !same(r->channel, cr->channel) ||
-			       !same(r->username, cr->username) || !same(r->password, cr->password) ||
-			       !same(r->tls_ca_file, cr->tls_ca_file) || r->enabled != cr->enabled;
+		               !same(r->username, cr->username) ||
+		               !same(r->password, cr->password) ||
+		               !same(r->tls_ca_file, cr->tls_ca_file) || r->enabled != cr->enabled;
 		if (copy_settings(r, cr) != 0) {
 			log_error(r->name, "out of memory applying the new config");
 			continue;
@@ -260,6 +261,13 @@ void room_apply_config(struct dazd *d)
 		if (r->enabled && !r->standby)
 			ws_room_start(r);
 	}
+}
+
+void room_report_all(struct dazd *d)
+{
+	for (struct room *r = d->rooms; r; r = r->next)
+		if (!r->removing)
+			room_report(r);
 }
 
 void room_set_standby(struct room *r, bool standby)
@@ -359,10 +367,13 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 
 	(void)sul;
 	reap(d);
-	if (d->db_has_rooms_sql && pg_conn_up(d->db) && (rooms = rooms_literal(d)) != NULL) {
+	/* With leases (lease.c) the lease heartbeat renews daz.workers; this one is for
+	 * inbound-only builds. */
+	if (!d->rooms_need_lease && d->db_has_rooms_sql && pg_conn_up(d->db) &&
+	    (rooms = rooms_literal(d)) != NULL) {
 		snprintf(pid, sizeof(pid), "%d", (int)getpid());
 		snprintf(lease, sizeof(lease), "%d seconds",
-			 d->cfg->lease_s > 0 ? d->cfg->lease_s : LEASE_S_DEFAULT);
+		         d->cfg->lease_s > 0 ? d->cfg->lease_s : LEASE_S_DEFAULT);
 		v[0] = d->worker;
 		v[1] = d->host;
 		v[2] = pid;
@@ -370,14 +381,14 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 		v[4] = rooms;
 		v[5] = lease;
 		if (pg_query(d->db,
-			     "SELECT daz.heartbeat($1, $2, $3::int, $4, $5::text[], $6::interval)", 6,
-			     v, report_done, NULL) != 0)
+		             "SELECT daz.heartbeat($1, $2, $3::int, $4, $5::text[], $6::interval)",
+		             6, v, report_done, NULL) != 0)
 			log_debug("db", "cannot queue the heartbeat");
 		free(rooms);
 	}
 	if (d->phase == DAZD_RUNNING)
 		lws_sul_schedule(d->lws, 0, &sul_heartbeat, heartbeat_cb,
-				 (lws_usec_t)HEARTBEAT_MS * LWS_US_PER_MS);
+		                 (lws_usec_t)HEARTBEAT_MS * LWS_US_PER_MS);
 }
 
 void room_heartbeat_start(struct dazd *d)

@@ -25,8 +25,8 @@ struct room {
 	struct dazd *d;
 
 	/* Identity and settings, copied from the config (owned). */
-	char *name;        /* key: rooms[].name or channel */
-	char *site;        /* "https://cytu.be" */
+	char *name; /* key: rooms[].name or channel */
+	char *site; /* "https://cytu.be" */
 	char *channel;
 	char *username;
 	char *password;    /* resolved secret or NULL for a guest; never logged */
@@ -36,18 +36,18 @@ struct room {
 
 	/* State. */
 	enum room_state state;
-	bool standby;              /* not connecting: waiting for a lease (see dazd.rooms_need_lease) */
-	bool removing;             /* removed by a reload: closing, then freed */
+	bool standby;  /* not connecting: waiting for a lease (see dazd.rooms_need_lease) */
+	bool removing; /* removed by a reload: closing, then freed */
 	int64_t connected_since_us; /* wall clock when joined, 0 when not joined */
 	int64_t last_event_us;      /* wall clock of the last inbound event */
 	unsigned long reconnects;
 	char last_error[256];
-	double rank;               /* the bot's rank from the last "rank" event, -1 before */
-	bool logged_in;            /* login {success:true} seen on this connection */
-	bool seen_userlist;        /* first userlist of this join seen (history boundary) */
+	double rank;        /* the bot's rank from the last "rank" event, -1 before */
+	bool logged_in;     /* login {success:true} seen on this connection */
+	bool seen_userlist; /* first userlist of this join seen (history boundary) */
 
-	struct ws_conn *ws;        /* ws.c private */
-	void *outbox;              /* outbox.c per-room state (NULL if absent) */
+	struct ws_conn *ws; /* ws.c private */
+	void *outbox;       /* outbox.c per-room state (NULL if absent) */
 };
 
 /* Find a room by name; NULL if unknown. Borrowed. */
@@ -60,6 +60,9 @@ bool room_all_joined(const struct dazd *d);
 /* Change state: logs, updates metrics, reports to the database (daz.room_state) and runs the
  * ws state hooks. error may be NULL (keeps last_error). */
 void room_set_state(struct room *r, enum room_state s, const char *error);
+
+/* Write every room's state to the database again (after a reconnect). */
+void room_report_all(struct dazd *d);
 
 /* Lease gate (outbox.c): standby rooms disconnect and do not reconnect until released. */
 void room_set_standby(struct room *r, bool standby);

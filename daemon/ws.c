@@ -72,14 +72,14 @@ struct ws_conn {
 	struct breaker br;
 	bool joined_this_attempt;
 	bool reconnect_now;
-	bool stop_requested; /* ws_room_stop: stay offline after closing */
+	bool stop_requested;   /* ws_room_stop: stay offline after closing */
 	char last_reason[256]; /* last kick / errorMsg / 44, logged at close */
 	unsigned attempt;
 	bool login_pending_retry;
 
-	lws_sorted_usec_list_t sul_retry;  /* next connect attempt */
-	lws_sorted_usec_list_t sul_dead;   /* attempt timeout, then dead-peer deadline */
-	lws_sorted_usec_list_t sul_login;  /* login retry after a failure */
+	lws_sorted_usec_list_t sul_retry; /* next connect attempt */
+	lws_sorted_usec_list_t sul_dead;  /* attempt timeout, then dead-peer deadline */
+	lws_sorted_usec_list_t sul_login; /* login retry after a failure */
 };
 
 /* ---- hooks ------------------------------------------------------------------------------ */
@@ -146,7 +146,7 @@ static struct ws_conn *conn_of(struct room *r)
 		uuids_ready = true;
 	}
 	backoff_init(&c->bo, BACKOFF_BASE_MS, BACKOFF_CAP_MS, BACKOFF_KICK_MS, BACKOFF_FULL,
-		     (uint64_t)dazd_mono_us() ^ ((uint64_t)(uintptr_t)c << 7));
+	             (uint64_t)dazd_mono_us() ^ ((uint64_t)(uintptr_t)c << 7));
 	breaker_init(&c->br, BREAKER_THRESHOLD, BREAKER_OPEN_MS, BREAKER_MAX_OPEN_MS);
 	event_mapper_init(&c->mapper, r->name, r->username, "!", &uuids);
 	r->ws = c;
@@ -220,8 +220,8 @@ static void push_event(struct room *r, struct event *ev)
 	if (!ev)
 		return;
 	metrics_add(r->d->metrics, "dazd_events_received_total",
-		    metrics_labels(labels, sizeof(labels), "room", r->name, "type", ev->type, NULL),
-		    1);
+	            metrics_labels(labels, sizeof(labels), "room", r->name, "type", ev->type, NULL),
+	            1);
 	r->last_event_us = ev->received_us;
 	ingest_push(r->d->ingest, ev);
 }
@@ -262,8 +262,8 @@ static void set_circuit_metric(struct ws_conn *c)
 	char labels[160];
 
 	metrics_set(c->r->d->metrics, "dazd_room_circuit_state",
-		    metrics_labels(labels, sizeof(labels), "room", c->r->name, NULL),
-		    ws_room_circuit(c->r));
+	            metrics_labels(labels, sizeof(labels), "room", c->r->name, NULL),
+	            ws_room_circuit(c->r));
 }
 
 /* The socket (or request) is gone: decide when to try again. */
@@ -295,7 +295,7 @@ static void schedule_next(struct ws_conn *c, const char *why)
 			delay_ms = at - t;
 		snprintf(err, sizeof(err), "%s (circuit open)", why);
 		log_warn(r->name, "%s; circuit open after %u failures, next probe in %lld ms", why,
-			 c->br.failures, (long long)delay_ms);
+		         c->br.failures, (long long)delay_ms);
 		room_set_state(r, ROOM_OPEN_CIRCUIT, err);
 	} else {
 		log_info(r->name, "%s; reconnecting in %lld ms", why, (long long)delay_ms);
@@ -320,7 +320,7 @@ static void arm_deadline(struct ws_conn *c)
 	if (dl < t)
 		dl = t;
 	lws_sul_schedule(c->r->d->lws, 0, &c->sul_dead, attempt_timeout_cb,
-			 (dl - t + 1) * LWS_US_PER_MS);
+	                 (dl - t + 1) * LWS_US_PER_MS);
 }
 
 static void attempt_timeout_cb(lws_sorted_usec_list_t *sul)
@@ -334,14 +334,14 @@ static void attempt_timeout_cb(lws_sorted_usec_list_t *sul)
 	}
 	if (c->step == WS_OPEN) {
 		snprintf(c->last_reason, sizeof(c->last_reason),
-			 "dead peer: no packet for %lld ms (pingInterval %lld + pingTimeout %lld)",
-			 (long long)(t - c->sio.last_rx_ms), (long long)c->sio.ping_interval_ms,
-			 (long long)c->sio.ping_timeout_ms);
+		         "dead peer: no packet for %lld ms (pingInterval %lld + pingTimeout %lld)",
+		         (long long)(t - c->sio.last_rx_ms), (long long)c->sio.ping_interval_ms,
+		         (long long)c->sio.ping_timeout_ms);
 		log_warn(c->r->name, "%s", c->last_reason);
 		kill_wsi(c->wsi);
 	} else if (c->step == WS_OPENING || c->step == WS_DISCOVERY) {
 		snprintf(c->last_reason, sizeof(c->last_reason), "connect timed out after %d ms",
-			 WS_ATTEMPT_TIMEOUT_MS);
+		         WS_ATTEMPT_TIMEOUT_MS);
 		log_warn(c->r->name, "%s", c->last_reason);
 		kill_wsi(c->step == WS_DISCOVERY ? c->http_wsi : c->wsi);
 	}
@@ -388,7 +388,8 @@ static int connect_url(struct ws_conn *c, const char *url, bool discovery)
 	}
 	secure = strcmp(prot, "https") == 0 || strcmp(prot, "wss") == 0;
 	if (!secure && strcmp(prot, "http") != 0 && strcmp(prot, "ws") != 0) {
-		snprintf(c->last_reason, sizeof(c->last_reason), "unsupported scheme in \"%s\"", url);
+		snprintf(c->last_reason, sizeof(c->last_reason), "unsupported scheme in \"%s\"",
+		         url);
 		return -1;
 	}
 	memset(&i, 0, sizeof(i));
@@ -411,7 +412,7 @@ static int connect_url(struct ws_conn *c, const char *url, bool discovery)
 		while (pl && p[pl - 1] == '/')
 			pl--;
 		snprintf(path, sizeof(path), "%s%.*s/socketconfig/%s.json", pl ? "/" : "", (int)pl,
-			 p, r->channel);
+		         p, r->channel);
 		i.path = path;
 		i.method = "GET";
 		i.pwsi = &c->http_wsi;
@@ -425,12 +426,12 @@ static int connect_url(struct ws_conn *c, const char *url, bool discovery)
 		c->step = WS_OPENING;
 		snprintf(c->server_url, sizeof(c->server_url), "%s", url);
 		log_info(r->name, "connecting to %s://%s:%d%s", secure ? "wss" : "ws", ads, port,
-			 WS_PATH);
+		         WS_PATH);
 	}
 	if (!lws_client_connect_via_info(&i)) {
 		c->step = WS_IDLE;
 		snprintf(c->last_reason, sizeof(c->last_reason), "cannot start a connection to %s",
-			 url);
+		         url);
 		return -1;
 	}
 	return 0;
@@ -449,13 +450,14 @@ static const char *pick_server(json_object *servers, bool want_secure)
 		json_object *s = json_object_array_get_idx(servers, k), *u, *sec;
 		const char *url;
 		if (!json_object_is_type(s, json_type_object) ||
-		    !json_object_object_get_ex(s, "url", &u) || !json_object_is_type(u, json_type_string))
+		    !json_object_object_get_ex(s, "url", &u) ||
+		    !json_object_is_type(u, json_type_string))
 			continue;
 		url = json_object_get_string(u);
 		if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
 			continue;
-		bool secure = json_object_object_get_ex(s, "secure", &sec) &&
-			      json_object_get_boolean(sec);
+		bool secure =
+		    json_object_object_get_ex(s, "secure", &sec) && json_object_get_boolean(sec);
 		if (secure == want_secure)
 			return url;
 		if (!fallback)
@@ -486,7 +488,7 @@ static void start_attempt(struct ws_conn *c)
 		int64_t at = breaker_retry_at_ms(&c->br, t);
 		room_set_state(r, ROOM_OPEN_CIRCUIT, NULL);
 		lws_sul_schedule(r->d->lws, 0, &c->sul_retry, retry_cb,
-				 (at - t + 1) * LWS_US_PER_MS);
+		                 (at - t + 1) * LWS_US_PER_MS);
 		return;
 	}
 	set_circuit_metric(c);
@@ -495,7 +497,7 @@ static void start_attempt(struct ws_conn *c)
 		char labels[160];
 		r->reconnects++;
 		metrics_add(r->d->metrics, "dazd_room_reconnects_total",
-			    metrics_labels(labels, sizeof(labels), "room", r->name, NULL), 1);
+		            metrics_labels(labels, sizeof(labels), "room", r->name, NULL), 1);
 	}
 	c->joined_this_attempt = false;
 	c->last_reason[0] = '\0';
@@ -505,7 +507,7 @@ static void start_attempt(struct ws_conn *c)
 	r->seen_userlist = false;
 	room_set_state(r, ROOM_CONNECTING, NULL);
 	lws_sul_schedule(r->d->lws, 0, &c->sul_dead, attempt_timeout_cb,
-			 (lws_usec_t)WS_ATTEMPT_TIMEOUT_MS * LWS_US_PER_MS);
+	                 (lws_usec_t)WS_ATTEMPT_TIMEOUT_MS * LWS_US_PER_MS);
 
 	if (c->partition_servers) {
 		/* partitionChange gave the servers: use them directly, once. */
@@ -530,15 +532,15 @@ static void discovery_done(struct ws_conn *c)
 
 	if (c->http_status != 200) {
 		snprintf(c->last_reason, sizeof(c->last_reason), "socketconfig: HTTP %d%s%.*s",
-			 c->http_status, c->body_len ? ": " : "", (int)(c->body_len > 120 ? 120 : c->body_len),
-			 c->body ? c->body : "");
+		         c->http_status, c->body_len ? ": " : "",
+		         (int)(c->body_len > 120 ? 120 : c->body_len), c->body ? c->body : "");
 		return;
 	}
 	root = json_tokener_parse(c->body ? c->body : "");
 	if (!root || !json_object_object_get_ex(root, "servers", &servers) ||
 	    !(url = pick_server(servers, true))) {
 		snprintf(c->last_reason, sizeof(c->last_reason),
-			 "socketconfig: no usable server in the answer");
+		         "socketconfig: no usable server in the answer");
 		json_object_put(root);
 		return;
 	}
@@ -581,8 +583,8 @@ static void on_connected(struct ws_conn *c)
 	json_object *o = json_object_new_object();
 
 	log_info(r->name, "Socket.IO connected (sid %s, ping %lld+%lld ms); joining %s as %s",
-		 c->sio.sid, (long long)c->sio.ping_interval_ms, (long long)c->sio.ping_timeout_ms,
-		 r->channel, r->username);
+	         c->sio.sid, (long long)c->sio.ping_interval_ms, (long long)c->sio.ping_timeout_ms,
+	         r->channel, r->username);
 	pseudo_event(c, "dazd:connected", "server", c->server_url);
 	c->announced = true;
 	if (o) {
@@ -598,8 +600,8 @@ static const char *str_field(json_object *o, const char *key)
 {
 	json_object *v;
 
-	if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, &v) &&
-	    json_object_is_type(v, json_type_string))
+	if (o && json_object_is_type(o, json_type_object) &&
+	    json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
 		return json_object_get_string(v);
 	return NULL;
 }
@@ -613,14 +615,14 @@ static void on_event(struct ws_conn *c, const struct sio_packet *p, int64_t recv
 	if (strcmp(name, "login") == 0) {
 		json_object *ok;
 		bool success = args && json_object_object_get_ex(args, "success", &ok) &&
-			       json_object_get_boolean(ok);
+		               json_object_get_boolean(ok);
 		if (success) {
 			const char *as = str_field(args, "name");
 			r->logged_in = true;
 			if (as)
 				event_mapper_set_bot_name(&c->mapper, as);
 			log_info(r->name, "logged in as %s; joined %s", as ? as : r->username,
-				 r->channel);
+			         r->channel);
 		} else {
 			const char *why = str_field(args, "error");
 			int64_t delay = backoff_next_ms(&c->bo);
@@ -628,24 +630,26 @@ static void on_event(struct ws_conn *c, const struct sio_packet *p, int64_t recv
 			if (delay < 2000)
 				delay = 2000;
 			snprintf(c->last_reason, sizeof(c->last_reason), "login failed: %s",
-				 why ? why : "(no reason)");
+			         why ? why : "(no reason)");
 			metrics_add(r->d->metrics, "dazd_room_login_failures_total",
-				    metrics_labels(labels, sizeof(labels), "room", r->name, NULL), 1);
-			log_warn(r->name, "login as %s failed: %s; retrying in %lld ms", r->username,
-				 why ? why : "(no reason)", (long long)delay);
+			            metrics_labels(labels, sizeof(labels), "room", r->name, NULL),
+			            1);
+			log_warn(r->name, "login as %s failed: %s; retrying in %lld ms",
+			         r->username, why ? why : "(no reason)", (long long)delay);
 			snprintf(r->last_error, sizeof(r->last_error), "%s", c->last_reason);
 			room_set_state(r, ROOM_CONNECTING, c->last_reason);
 			lws_sul_schedule(r->d->lws, 0, &c->sul_login, login_retry_cb,
-					 delay * LWS_US_PER_MS);
+			                 delay * LWS_US_PER_MS);
 		}
 	} else if (strcmp(name, "kick") == 0) {
 		const char *why = str_field(args, "reason");
 		char labels[160];
-		snprintf(c->last_reason, sizeof(c->last_reason), "kicked: %s", why ? why : "(no reason)");
+		snprintf(c->last_reason, sizeof(c->last_reason), "kicked: %s",
+		         why ? why : "(no reason)");
 		log_warn(r->name, "%s", c->last_reason);
 		backoff_kicked(&c->bo);
 		metrics_add(r->d->metrics, "dazd_room_kicks_total",
-			    metrics_labels(labels, sizeof(labels), "room", r->name, NULL), 1);
+		            metrics_labels(labels, sizeof(labels), "room", r->name, NULL), 1);
 	} else if (strcmp(name, "errorMsg") == 0) {
 		const char *m = str_field(args, "msg");
 		snprintf(c->last_reason, sizeof(c->last_reason), "errorMsg: %s", m ? m : "");
@@ -657,7 +661,7 @@ static void on_event(struct ws_conn *c, const struct sio_packet *p, int64_t recv
 			json_object_put(c->partition_servers);
 			c->partition_servers = json_object_get(servers);
 			log_info(r->name, "partitionChange: reconnecting to %s at once",
-				 pick_server(servers, true));
+			         pick_server(servers, true));
 			snprintf(c->last_reason, sizeof(c->last_reason), "partitionChange");
 			c->reconnect_now = true;
 			c->close_requested = true;
@@ -666,8 +670,9 @@ static void on_event(struct ws_conn *c, const struct sio_packet *p, int64_t recv
 		} else {
 			log_warn(r->name, "partitionChange without usable servers ignored");
 		}
-	} else if (strcmp(name, "rank") == 0 && args && (json_object_is_type(args, json_type_int) ||
-							  json_object_is_type(args, json_type_double))) {
+	} else if (strcmp(name, "rank") == 0 && args &&
+	           (json_object_is_type(args, json_type_int) ||
+	            json_object_is_type(args, json_type_double))) {
 		r->rank = json_object_get_double(args);
 	} else if (strcmp(name, "userlist") == 0) {
 		r->seen_userlist = true;
@@ -695,11 +700,11 @@ static void reject(struct ws_conn *c, enum sio_result why, const char *err, size
 	char labels[200];
 
 	metrics_add(c->r->d->metrics, "dazd_frames_rejected_total",
-		    metrics_labels(labels, sizeof(labels), "room", c->r->name, "reason",
-				   sio_reject_name(why), NULL),
-		    1);
+	            metrics_labels(labels, sizeof(labels), "room", c->r->name, "reason",
+	                           sio_reject_name(why), NULL),
+	            1);
 	log_warn(c->r->name, "frame rejected (%s, %zu bytes): %s", sio_reject_name(why), len,
-		 err ? err : "");
+	         err ? err : "");
 }
 
 /* One complete text frame. Returns -1 to close the socket. */
@@ -815,7 +820,8 @@ static void ws_closed(struct ws_conn *c, const char *why)
 	frames_free(c);
 	lws_sul_cancel(&c->sul_login);
 	if (c->announced) {
-		pseudo_event(c, "dazd:disconnected", "reason", c->last_reason[0] ? c->last_reason : why);
+		pseudo_event(c, "dazd:disconnected", "reason",
+		             c->last_reason[0] ? c->last_reason : why);
 		c->announced = false;
 	}
 	r->logged_in = false;
@@ -829,7 +835,7 @@ static void ws_closed(struct ws_conn *c, const char *why)
 }
 
 static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		       size_t len)
+                       size_t len)
 {
 	struct ws_conn *c = lws_get_opaque_user_data(wsi);
 	char buf[LWS_PRE + 2048], *px;
@@ -875,7 +881,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 			c->http_wsi = NULL;
 			if (!c->last_reason[0])
 				snprintf(c->last_reason, sizeof(c->last_reason),
-					 "socketconfig: connection closed before an answer");
+				         "socketconfig: connection closed before an answer");
 			attempt_failed(c);
 		}
 		return 0;
@@ -887,12 +893,12 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		if (wsi == c->http_wsi || (c->step == WS_DISCOVERY && !c->wsi)) {
 			c->http_wsi = NULL;
 			snprintf(c->last_reason, sizeof(c->last_reason), "socketconfig: %s",
-				 in ? (const char *)in : "connection error");
+			         in ? (const char *)in : "connection error");
 			attempt_failed(c);
 		} else if (wsi == c->wsi || c->step == WS_OPENING) {
 			c->wsi = NULL;
 			snprintf(c->last_reason, sizeof(c->last_reason), "WebSocket: %s",
-				 in ? (const char *)in : "connection error");
+			         in ? (const char *)in : "connection error");
 			attempt_failed(c);
 		}
 		return 0;
@@ -918,9 +924,15 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 			return 0;
 		if (c->out_head) {
 			struct ws_frame *f = c->out_head;
-			int n = lws_write(wsi, (unsigned char *)f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
-			log_trace(c->r->name, ">> %.*s", (int)(f->len > 200 ? 200 : f->len),
-				  f->buf + LWS_PRE);
+			int n = lws_write(wsi, (unsigned char *)f->buf + LWS_PRE, f->len,
+			                  LWS_WRITE_TEXT);
+			/* Frames that carry a password are never logged, not even at trace. */
+			if (strncmp(f->buf + LWS_PRE, "42[\"login\"", 11) == 0 ||
+			    strncmp(f->buf + LWS_PRE, "42[\"channelPassword\"", 21) == 0)
+				log_trace(c->r->name, ">> 42[\"login\",(redacted)]");
+			else
+				log_trace(c->r->name, ">> %.*s", (int)(f->len > 200 ? 200 : f->len),
+				          f->buf + LWS_PRE);
 			c->out_head = f->next;
 			if (!c->out_head)
 				c->out_tail = NULL;
@@ -935,16 +947,18 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		}
 		if (c->close_requested || c->r->d->phase != DAZD_RUNNING || c->stop_requested) {
 			const char *why = c->close_why[0] ? c->close_why : "closing";
-			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)why, strlen(why));
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)why,
+			                 strlen(why));
 			return -1;
 		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		if (c && wsi == c->wsi)
 			ws_closed(c, (c->close_requested || c->stop_requested ||
-				      c->r->d->phase != DAZD_RUNNING) && c->close_why[0]
-					     ? c->close_why
-					     : "closed by peer");
+			              c->r->d->phase != DAZD_RUNNING) &&
+			                     c->close_why[0]
+			                 ? c->close_why
+			                 : "closed by peer");
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		if (c && wsi == c->wsi && c->step != WS_IDLE) {
@@ -961,16 +975,17 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 }
 
 const struct lws_protocols ws_lws_protocol = {
-	.name = WS_PROTOCOL_NAME,
-	.callback = ws_callback,
-	.rx_buffer_size = WS_RX_BUFFER,
+    .name = WS_PROTOCOL_NAME,
+    .callback = ws_callback,
+    .rx_buffer_size = WS_RX_BUFFER,
 };
 
 /* ---- public API ------------------------------------------------------------------------- */
 
 bool ws_room_joined(const struct room *r)
 {
-	return r->state == ROOM_JOINED && r->ws && r->ws->step == WS_OPEN && !r->ws->close_requested;
+	return r->state == ROOM_JOINED && r->ws && r->ws->step == WS_OPEN &&
+	       !r->ws->close_requested;
 }
 
 int ws_send_event(struct room *r, const char *event, struct json_object *payload)

@@ -19,16 +19,16 @@ struct lws_protocols;
  * room's connection synchronously (use ws_room_reconnect, which is deferred).
  */
 typedef void (*ws_event_hook)(struct room *r, const char *type, struct json_object *args,
-			      int64_t received_us, void *arg);
+                              int64_t received_us, void *arg);
 
 /* A room changed state (see room.h). Called after r->state was updated. */
-typedef void (*ws_state_hook)(struct room *r, enum room_state old_state,
-			      enum room_state new_state, void *arg);
+typedef void (*ws_state_hook)(struct room *r, enum room_state old_state, enum room_state new_state,
+                              void *arg);
 
 int ws_add_event_hook(struct dazd *d, ws_event_hook fn, void *arg)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 int ws_add_state_hook(struct dazd *d, ws_state_hook fn, void *arg)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Joined (state ROOM_JOINED and the socket is open): sends are allowed. */
 bool ws_room_joined(const struct room *r);
@@ -39,7 +39,7 @@ bool ws_room_joined(const struct room *r);
  * is not joined or the frame is larger than the server's maxPayload.
  */
 int ws_send_event(struct room *r, const char *event, struct json_object *payload)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Send one already-encoded Engine.IO text packet (e.g. "42[...]"). Same rules as above. */
 int ws_send_text(struct room *r, const char *text, size_t len) __attribute__((warn_unused_result));

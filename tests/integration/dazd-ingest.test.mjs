@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile, chmod } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import {
     conninfo, fakeCytube, freePort, makeConfig, metricSum, parseMetrics, psql, runDazd,
@@ -95,7 +96,7 @@ test('dazd joins a room and stores every event type with the documented tags', a
 });
 
 test('history before the first userlist is tagged history and not stored twice after a reconnect', async (t) => {
-    const history = [1, 2, 3].map((i) => ({ username: 'Old', msg: `old line ${i}`, time: 1700000000000 + i }));
+    const history = [1, 2, 3].map((i) => ({ username: 'Old', msg: `old line ${i}`, time: Date.now() - 60000 + i }));
     const { fake, sql, dazd } = await setup(t, { fakeOpts: { channels: { lobby: { history } } } });
     await waitFor(async () => (await sql(`SELECT count(*) FROM daz.events WHERE tags @> '{history}'`)) === '3', 5000, '3 history rows');
     fake.drop('lobby', BOT);
@@ -151,6 +152,24 @@ test('SIGTERM during a flood stores every event received and exits 0', async (t)
     assert.equal(distinct, n, 'no duplicate');
     assert.equal(await sql(`SELECT count(*) FROM daz.events WHERE type = 'dazd:disconnected'`), '1');
     void dir;
+});
+
+test('a second SIGTERM exits at once while the first is still draining', async (t) => {
+    const { fake, sql, dazd, db } = await setup(t);
+    // Hold a lock that daz.ingest needs, so the drain cannot finish.
+    const locker = spawn('psql', ['-X', '-q', '-d', db, '-c', 'BEGIN; LOCK TABLE daz.events IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);'], { stdio: 'ignore' });
+    t.after(() => locker.kill('SIGKILL'));
+    await waitFor(async () => (await sql(`SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'events' AND l.mode = 'AccessExclusiveLock' AND l.granted`)) !== '0', 5000, 'lock held');
+    fake.say('lobby', 'Alice', 'stuck behind the lock');
+    await waitFor(async () => metricSum(parseMetrics((await dazd.http('/metrics')).text), 'dazd_events_received_total', { type: 'chatMsg' }) >= 1,
+        5000, 'the line received');
+    dazd.proc.kill('SIGTERM');
+    await dazd.waitLog(/SIGTERM: draining/);
+    const t0 = Date.now();
+    const { code } = await dazd.stop('SIGTERM', 5000);
+    assert.equal(code, 1, 'immediate exit code');
+    assert.ok(Date.now() - t0 < 2000, 'exited at once');
+    assert.ok(dazd.logs.some((l) => /second SIGTERM: exiting at once/.test(l)));
 });
 
 test('dazd --check exits 0 for a good config and 2 with the key for a bad one', async (t) => {

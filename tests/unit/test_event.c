@@ -92,6 +92,91 @@ static void test_event_chat_before_first_userlist_is_history(void **state)
 	event_free(ev);
 }
 
+/* The TestBot join of fixtures/cytube/02-moderator-join-registered-history.jsonl (frames up to
+ * 400 bytes, server to client, in order), plus its first live chat line. */
+static const char *const join_burst[] = {
+    "0{\"sid\":\"H5ITgQk_fsjxTyogAAAG\",\"upgrades\":[],\"pingInterval\":25000,\"pingTimeout\":"
+    "120000,\"maxPayload\":1048576}",
+    "40{\"sid\":\"rbDXfLWCl8s3I3wqAAAH\"}",
+    "42[\"rank\",-1]",
+    "42[\"setPlaylistLocked\",true]",
+    "42[\"emoteList\",[]]",
+    "42[\"chatMsg\",{\"username\":\"PlainUser\",\"msg\":\"history line 1 from "
+    "PlainUser\",\"meta\":{},\"time\":1795750192882}]",
+    "42[\"chatMsg\",{\"username\":\"PlainUser\",\"msg\":\"history line 2 from "
+    "PlainUser\",\"meta\":{},\"time\":1795750193135}]",
+    "42[\"chatMsg\",{\"username\":\"PlainUser\",\"msg\":\"history line 3 from "
+    "PlainUser\",\"meta\":{},\"time\":1795750193389}]",
+    "42[\"chatMsg\",{\"username\":\"PlainUser\",\"msg\":\"history line 4 from "
+    "PlainUser\",\"meta\":{},\"time\":1795750193642}]",
+    "42[\"chatMsg\",{\"username\":\"PlainUser\",\"msg\":\"history line 5 from "
+    "PlainUser\",\"meta\":{},\"time\":1795750193896}]",
+    "42[\"drinkCount\",0]",
+    "42[\"channelCSSJS\",{\"css\":\"\",\"cssHash\":\"1B2M2Y8AsgTpgAmY7PhCfg==\",\"js\":\"\","
+    "\"jsHash\":\"1B2M2Y8AsgTpgAmY7PhCfg==\"}]",
+    "42[\"setMotd\",\"\"]",
+    "42[\"setPlaylistMeta\",{\"count\":0,\"rawTime\":0,\"time\":\"00:00\"}]",
+    "42[\"playlist\",[]]",
+    "42[\"userlist\",[{\"name\":\"PlainUser\",\"rank\":1,\"profile\":{\"image\":\"\",\"text\":\"\"}"
+    ",\"meta\":{\"afk\":false,\"muted\":false}}]]",
+    "42[\"rank\",1]",
+    "42[\"login\",{\"success\":true,\"name\":\"TestBot\"}]",
+    "42[\"addUser\",{\"name\":\"TestBot\",\"rank\":1,\"profile\":{\"image\":\"\",\"text\":\"\"},"
+    "\"meta\":{\"afk\":false,\"muted\":false}}]",
+    "42[\"rank\",2]",
+    "42[\"userlist\",[{\"name\":\"PlainUser\",\"rank\":1,\"profile\":{\"image\":\"\",\"text\":\"\"}"
+    ",\"meta\":{\"afk\":false,\"muted\":false,\"smuted\":false,\"aliases\":[\"PlainUser\"],\"ip\":"
+    "\"+Jk.f9O.SnB.xhA\"}},{\"name\":\"TestBot\",\"rank\":2,\"profile\":{\"image\":\"\",\"text\":"
+    "\"\"},\"meta\":{\"afk\":false,\"muted\":false,\"smuted\":false,\"aliases\":[\"TestBot\"],"
+    "\"ip\":\"+Jk.f9O.SnB.uYF\"}}]]",
+    "42[\"setPlaylistMeta\",{\"count\":0,\"rawTime\":0,\"time\":\"00:00\"}]",
+    "42[\"playlist\",[]]",
+    "42[\"setUserRank\",{\"name\":\"TestBot\",\"rank\":2}]",
+    "42[\"chatMsg\",{\"username\":\"PlainUser\",\"msg\":\"!ping\",\"meta\":{},\"time\":"
+    "1795750199000}]",
+};
+
+/* The whole join through the codec and the connection phases, as the I/O side drives them. */
+static void test_event_captured_join_burst_tags_exactly_the_replayed_lines(void **state)
+{
+	(void)state;
+	struct sio_conn c;
+	int history = 0, live = 0, events = 0, connected = 0;
+	sio_conn_init(&c, 0);
+	for (size_t i = 0; i < sizeof(join_burst) / sizeof(join_burst[0]); i++) {
+		struct sio_packet p;
+		const char *f = join_burst[i];
+		assert_int_equal(sio_decode(f, strlen(f), sio_conn_max_payload(&c), &p, NULL, 0),
+		                 SIO_OK);
+		unsigned act = sio_conn_on_packet(&c, &p, (int64_t)i, NULL, 0);
+		assert_false(act & SIO_ACT_CLOSE);
+		if (act & SIO_ACT_CONNECTED)
+			connected++;
+		if (act & SIO_ACT_DELIVER) {
+			struct event *ev = event_from_packet(&m, &p, (int64_t)i * 1000);
+			assert_non_null(ev);
+			events++;
+			if (!strcmp(ev->type, "chatMsg")) {
+				if (has(ev, EVENT_TAG_HISTORY)) {
+					history++;
+					assert_int_equal(live, 0);
+				} else {
+					live++;
+					assert_true(has(ev, EVENT_TAG_COMMAND));
+				}
+			}
+			if (!strcmp(ev->type, "login") || !strcmp(ev->type, "setUserRank"))
+				assert_string_equal(ev->actor, "TestBot");
+			event_free(ev);
+		}
+		sio_packet_clear(&p);
+	}
+	assert_int_equal(connected, 1);
+	assert_int_equal(history, 5);
+	assert_int_equal(live, 1);
+	assert_int_equal(events, (int)(sizeof(join_burst) / sizeof(join_burst[0])) - 2);
+}
+
 static void test_event_command_bot_and_action_tags(void **state)
 {
 	(void)state;
@@ -408,6 +493,15 @@ static void test_event_echo_matches_escaped_linked_and_action_text(void **state)
 	assert_true(event_echo_matches("/me waves", "waves", 320));
 	assert_true(event_echo_matches(">greentext in a pm", "&gt;greentext in a pm", 320));
 	assert_true(event_echo_matches("two\nlines", "two lines", 320));
+	assert_true(event_echo_matches("del\x7f"
+	                               "char",
+	                               "del\x7f"
+	                               "char",
+	                               320));
+	assert_true(event_echo_matches("del\x7f"
+	                               "char",
+	                               "del char", 320));
+	assert_true(event_echo_matches("a\n\nb", "a b", 320));
 	assert_false(event_echo_matches("hello", "hello!", 320));
 	assert_false(event_echo_matches("<b>", "<b>", 320));
 	assert_false(event_echo_matches(NULL, "x", 320));
@@ -419,6 +513,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(test_event_chat_before_first_userlist_is_history, setup),
+	    cmocka_unit_test_setup(test_event_captured_join_burst_tags_exactly_the_replayed_lines,
+	                           setup),
 	    cmocka_unit_test_setup(test_event_command_bot_and_action_tags, setup),
 	    cmocka_unit_test_setup(test_event_command_prefix_is_compared_escaped, setup),
 	    cmocka_unit_test_setup(test_event_pm_tags, setup),
