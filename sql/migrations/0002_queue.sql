@@ -157,6 +157,22 @@ COMMENT ON COLUMN daz.job_results.result IS 'What the worker or handler returned
 CREATE INDEX job_results_completed_brin ON daz.job_results USING brin (completed_at);
 COMMENT ON INDEX daz.job_results_completed_brin IS 'Completion time, for pruning (rows arrive in time order, so BRIN is enough).';
 
+CREATE TABLE daz.paused_rooms (
+    queue     text NOT NULL REFERENCES daz.queues (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    room      text NOT NULL
+              CONSTRAINT paused_rooms_room_check CHECK (length(room) BETWEEN 1 AND 64 AND room !~ '[[:cntrl:]]'),
+    paused_at timestamptz NOT NULL DEFAULT now(),
+    paused_by text NOT NULL DEFAULT session_user,
+    reason    text,
+    PRIMARY KEY (queue, room)
+);
+
+COMMENT ON TABLE daz.paused_rooms IS
+    'Rooms whose jobs on a queue are held: daz.claim and daz.run_jobs skip them until daz.resume_room. '
+    'Enqueueing goes on. Written by daz.pause_room / daz.resume_room.';
+COMMENT ON COLUMN daz.paused_rooms.paused_by IS 'Login role that paused the room.';
+COMMENT ON COLUMN daz.paused_rooms.reason IS 'Why, as given to daz.pause_room.';
+
 -- The bot queue's handler must exist before the seed below names it; sql/functions/queue_handlers.sql
 -- holds the same definition and re-applies it.
 CREATE FUNCTION daz.unrouted_job(p_job daz.jobs) RETURNS jsonb
@@ -179,4 +195,4 @@ VALUES
 
 -- Operators read the queue tables directly; readers only through the views (sql/functions/queue_zz_views.sql);
 -- daz_daemon only through functions. All writes go through SECURITY DEFINER functions.
-GRANT SELECT ON daz.queues, daz.jobs, daz.dead_letters, daz.job_results TO daz_operator;
+GRANT SELECT ON daz.queues, daz.jobs, daz.dead_letters, daz.job_results, daz.paused_rooms TO daz_operator;
