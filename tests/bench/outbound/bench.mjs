@@ -224,6 +224,12 @@ async function collect(prefix, n, timeoutMs) {
 
 function report(name, r) {
     const span = (Math.max(...r.frames) - Math.min(...r.frames)) / 1000;
+    const start = Math.min(...r.frames);
+    const slow = r.lat.map((l, k) => [l, (r.frames[k] - start) / 1000]).filter(([l]) => l > 20);
     console.log(`${name}: ${r.lat.length} jobs, enqueue → frame at the server p50 ${fmt(pct(r.lat, 50))}, p99 ${fmt(pct(r.lat, 99))}, ` +
         `max ${fmt(Math.max(...r.lat))}; ${Math.round(r.lat.length / span)} jobs/s over ${span.toFixed(2)} s; confirmed by echo ${r.confirmed}`);
+    if (slow.length && slow.length < r.lat.length / 2) {
+        const secs = [...new Set(slow.map(([, at]) => Math.floor(at)))];
+        console.log(`  ${slow.length} jobs over 20 ms, written during second(s) ${secs.slice(0, 12).join(', ')} of the run`);
+    }
 }
