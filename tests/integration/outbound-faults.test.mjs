@@ -93,3 +93,23 @@ test('a lost NOTIFY costs latency, not work: the LISTEN connection killed, jobs 
     await srv.waitFor(() => botLines(srv).includes('due later'), 5000, 'the delayed line');
     await until(() => (d.log().match(/listening on daz_jobs/g) ?? []).length >= 2, { label: 'LISTEN again after the reconnect' });
 });
+
+test('SIGTERM hands back what was not sent: retried by the next dazd, nothing left running', async (t) => {
+    const db = await scratchDb(t);
+    const srv = await fake(t);
+    const rooms = [{ channel: 'lobby', pacing: { burst: 1, per_second: 0.5 } }];
+    const a = await startDazd(t, { db, srv, rooms });
+    await joined(srv, 'lobby');
+    const ids = (await psql(db, `SELECT daz.say('lobby', 'term ' || g) FROM generate_series(1, 4) g`)).split('\n');
+    await srv.waitFor(() => botLines(srv).includes('term 1'), 10000, 'term 1 said');
+    const r = await a.stop('SIGTERM');
+    assert.equal(r.code, 0, 'dazd exits 0');
+    assert.equal(await psql(db, `SELECT count(*) FROM daz.jobs WHERE id IN (${ids}) AND state = 'running'`), '0',
+        'no job left running (nothing waits for a lease to expire)');
+    assert.equal(await psql(db, `SELECT count(*) FROM daz.rooms WHERE holder IS NOT NULL`), '0', 'lease released');
+    await startDazd(t, { db, srv, rooms });
+    await allDone(db, ids, { nudge: true });
+    assert.equal(await psql(db, `SELECT count(*) FROM daz.dead_letters`), '0');
+    const lines = botLines(srv);
+    for (let g = 1; g <= 4; g++) assert.ok(lines.includes(`term ${g}`), `term ${g} reached the channel`);
+});
