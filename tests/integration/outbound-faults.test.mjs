@@ -113,3 +113,19 @@ test('SIGTERM hands back what was not sent: retried by the next dazd, nothing le
     const lines = botLines(srv);
     for (let g = 1; g <= 4; g++) assert.ok(lines.includes(`term ${g}`), `term ${g} reached the channel`);
 });
+
+test('jobs held when the connection drops are failed retryably and delivered after the reconnect', async (t) => {
+    const db = await scratchDb(t);
+    const srv = await fake(t);
+    await startDazd(t, { db, srv, rooms: [{ channel: 'lobby', pacing: { burst: 1, per_second: 0.5 } }] });
+    await joined(srv, 'lobby');
+    const ids = (await psql(db, `SELECT daz.say('lobby', 'held ' || g) FROM generate_series(1, 3) g`)).split('\n');
+    await srv.waitFor(() => botLines(srv).includes('held 1'), 10000, 'held 1 said');
+    srv.drop('lobby');
+    await until(async () => Number(await psql(db, `SELECT count(*) FROM daz.jobs WHERE id IN (${ids}) AND last_error IN ('room offline', 'connection lost')`)) >= 2, {
+        label: 'the held jobs failed with room offline',
+    });
+    await allDone(db, ids, { nudge: true });
+    assert.equal(await psql(db, `SELECT count(*) FROM daz.dead_letters`), '0');
+    for (let g = 1; g <= 3; g++) assert.ok(botLines(srv).includes(`held ${g}`), `held ${g} reached the channel`);
+});
