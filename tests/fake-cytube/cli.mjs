@@ -2,7 +2,7 @@
 // cli.mjs — run the fake CyTube server as a process; prints one JSON line {"event":"listening",...} when ready.
 //
 // node tests/fake-cytube/cli.mjs --port N [--host 127.0.0.1] [--public-host H] [--demo] [--tls-cert F --tls-key F]
-//      [--control-port N] [--config options.json] [--account NAME:PASSWORD[:RANK]]...
+//      [--control-port N] [--web-port N] [--config options.json] [--account NAME:PASSWORD[:RANK]]...
 //      [--ping-interval MS] [--ping-timeout MS]
 // The control API listens on loopback (--control-port, default any free port). SIGINT/SIGTERM stop it.
 
@@ -19,6 +19,7 @@ const { values } = parseArgs({
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         'control-port': { type: 'string', default: '0' },
+    'web-port': { type: 'string' },
         config: { type: 'string' },
         account: { type: 'string', multiple: true, default: [] },
         'ping-interval': { type: 'string' },
@@ -37,6 +38,7 @@ options.port = Number(values.port);
 options.host = values.host;
 if (values['public-host']) options.publicHost = values['public-host'];
 options.controlPort = Number(values['control-port']);
+if (values['web-port'] !== undefined) options.webPort = Number(values['web-port']);
 if (values.demo) options.demo = true;
 if (values['tls-cert'] || values['tls-key']) {
     if (!values['tls-cert'] || !values['tls-key']) {
@@ -64,7 +66,9 @@ try {
     process.stderr.write(`fake-cytube: ${e.message}\n`);
     process.exit(1);
 }
-process.stdout.write(JSON.stringify({ event: 'listening', port: srv.port, url: srv.url, controlUrl: srv.controlUrl, demo: !!options.demo }) + '\n');
+process.stdout.write(
+    JSON.stringify({ event: 'listening', port: srv.port, url: srv.url, siteUrl: srv.siteUrl, controlUrl: srv.controlUrl, demo: !!options.demo }) + '\n',
+);
 
 let stopping = false;
 async function stop() {

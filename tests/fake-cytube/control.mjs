@@ -136,6 +136,7 @@ export async function startControlServer(srv, { port = 0, host = '127.0.0.1' } =
             else res.end();
         });
     });
+    server.requestTimeout = 0; // a flood answers when it is done, up to 600 s later
     await new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, resolve);

@@ -29,6 +29,7 @@ const DEFAULTS = {
     channelLoadDelayMs: 0, // >0: an empty channel "loads" this long before the first burst
     chatMaxLength: 320,
     maxFrames: 200000, // recorded client frames kept (oldest dropped)
+    webPort: null, // a number (0 = any free port) serves socketconfig from a separate web server
     controlPort: null, // a number starts the HTTP control API on loopback (0 = any free port)
     controlHost: '127.0.0.1',
     demo: false,
@@ -124,6 +125,24 @@ export class FakeCytube extends EventEmitter {
         this.port = this.httpServer.address().port;
         const h = this.opts.publicHost.includes(':') ? `[${this.opts.publicHost}]` : this.opts.publicHost;
         this.url = `${this.opts.tls ? 'https' : 'http'}://${h}:${this.port}`;
+        this.siteUrl = this.url;
+        if (this.opts.webPort !== null && this.opts.webPort !== undefined) {
+            // capture 09: CyTube serves socketconfig from its web port and names a different
+            // socket.io port; a client must follow the URL it is given.
+            this.webServer = this.opts.tls
+                ? https.createServer({ cert: pem(this.opts.tls.cert), key: pem(this.opts.tls.key) }, handler)
+                : http.createServer(handler);
+            this.webServer.on('connection', (sock) => {
+                this.sockets.add(sock);
+                sock.once('close', () => this.sockets.delete(sock));
+            });
+            await new Promise((resolve, reject) => {
+                this.webServer.once('error', reject);
+                this.webServer.listen(this.opts.webPort, this.opts.host, resolve);
+            });
+            this.webPort = this.webServer.address().port;
+            this.siteUrl = `${this.opts.tls ? 'https' : 'http'}://${h}:${this.webPort}`;
+        }
         if (this.opts.controlPort !== null && this.opts.controlPort !== undefined) {
             const { startControlServer } = await import('./control.mjs');
             this.control = await startControlServer(this, { port: this.opts.controlPort, host: this.opts.controlHost });
@@ -147,6 +166,7 @@ export class FakeCytube extends EventEmitter {
         for (const rec of this.conns.values()) rec.ws?._socket?.destroy();
         for (const sock of this.sockets) sock.destroy();
         await this.control?.close();
+        if (this.webServer) await new Promise((resolve) => this.webServer.close(() => resolve()));
         await new Promise((resolve) => {
             this.io.close(() => resolve());
             this.httpServer.closeAllConnections?.();

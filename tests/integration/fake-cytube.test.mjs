@@ -320,6 +320,15 @@ test('socketconfig: servers list, 404 with error for an invalid name, any valid 
     });
 });
 
+test('webPort: socketconfig on a separate web port names the socket.io port, as on CyTube', async (t) => {
+    const srv = await start(t, { webPort: 0 });
+    assert.notEqual(srv.siteUrl, srv.url);
+    const body = await (await fetch(`${srv.siteUrl}/socketconfig/botchan.json`)).json();
+    assert.deepEqual(body, { servers: [{ url: srv.url, secure: false }] });
+    const c = await sio(t, { url: body.servers[0].url }, { join: 'botchan', login: { name: 'Follower' } });
+    assert.equal(c.events.find((e) => e.event === 'login').args[0].success, true);
+});
+
 test('handshake: 0{sid,upgrades,pingInterval,pingTimeout,maxPayload}, 40 -> 40{sid}, then rank -1', async (t) => {
     const srv = await start(t);
     const c = await raw(t, srv);
