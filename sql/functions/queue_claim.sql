@@ -20,12 +20,15 @@ DECLARE
     v_paused text[];
     v_rooms  text[] := p_rooms;
 BEGIN
-    SELECT coalesce(p_lease, q.lease) INTO v_lease FROM daz.queues q WHERE q.name = p_queue AND NOT q.paused;
+    -- The lease, and the rooms held by daz.pause_room (taken out of the room list, or filtered out
+    -- without one).
+    SELECT coalesce(p_lease, q.lease), (SELECT array_agg(pr.room) FROM daz.paused_rooms pr WHERE pr.queue = q.name)
+      INTO v_lease, v_paused
+      FROM daz.queues q
+     WHERE q.name = p_queue AND NOT q.paused;
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    -- Rooms held by daz.pause_room: taken out of the room list, or filtered out without one.
-    SELECT array_agg(pr.room) INTO v_paused FROM daz.paused_rooms pr WHERE pr.queue = p_queue;
     IF v_rooms IS NOT NULL THEN
         v_rooms := ARRAY(SELECT DISTINCT r FROM unnest(v_rooms) AS r
                           WHERE r IS NOT NULL AND (v_paused IS NULL OR r <> ALL (v_paused)));
@@ -96,9 +99,6 @@ AS $fn$
 BEGIN
     IF p_queue IS DISTINCT FROM 'cytube' THEN
         PERFORM daz.queue_check_worker('daz.claim', p_queue);
-        IF NOT EXISTS (SELECT 1 FROM daz.queues q WHERE q.name = p_queue) THEN
-            RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('daz.claim: unknown queue "%s"', p_queue);
-        END IF;
     END IF;
     IF p_worker IS NULL OR length(p_worker) NOT BETWEEN 1 AND 128 THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'daz.claim: worker must be 1..128 characters';
@@ -112,6 +112,10 @@ BEGIN
             MESSAGE = format('daz.claim: lease must be > 0 and <= 1 day, got %s', p_lease);
     END IF;
     RETURN QUERY SELECT * FROM daz.queue_claim(p_queue, p_worker, p_limit, p_rooms, p_lease);
+    -- Checked only when nothing was handed out, which is the only case where it can matter.
+    IF NOT FOUND AND NOT EXISTS (SELECT 1 FROM daz.queues q WHERE q.name = p_queue) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('daz.claim: unknown queue "%s"', p_queue);
+    END IF;
 END
 $fn$;
 

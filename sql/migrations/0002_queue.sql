@@ -67,7 +67,7 @@ CREATE TABLE daz.jobs (
     last_error     text NULL,
     errors         jsonb NOT NULL DEFAULT '[]',
     handler        regprocedure NULL,
-    CONSTRAINT jobs_running_check CHECK (state <> 'running' OR (lease_until IS NOT NULL AND locked_by IS NOT NULL))
+    CONSTRAINT jobs_running_check CHECK ((state = 'running') = (lease_until IS NOT NULL AND locked_by IS NOT NULL))
 );
 
 COMMENT ON TABLE daz.jobs IS
@@ -96,7 +96,10 @@ CREATE INDEX jobs_claim_room_idx ON daz.jobs (queue, priority DESC, room, run_at
 COMMENT ON INDEX daz.jobs_claim_room_idx IS 'Claim order per room for daz.claim with p_rooms (dazd claims for the rooms it holds).';
 CREATE UNIQUE INDEX jobs_dedup_idx ON daz.jobs (queue, dedup_key) WHERE dedup_key IS NOT NULL;
 COMMENT ON INDEX daz.jobs_dedup_idx IS 'One live job per (queue, dedup_key).';
-CREATE INDEX jobs_lease_idx ON daz.jobs (lease_until) WHERE state = 'running';
+-- Predicate on lease_until (set only while running), not on state: lookups by id with
+-- "state = 'running'" (complete, fail) must not be planned on this index, which fills with
+-- entries of finished jobs between vacuums; "lease_until < now()" (rescue) still implies it.
+CREATE INDEX jobs_lease_idx ON daz.jobs (lease_until) WHERE lease_until IS NOT NULL;
 COMMENT ON INDEX daz.jobs_lease_idx IS 'Running jobs by lease end, for daz.rescue_expired.';
 
 CREATE TABLE daz.dead_letters (

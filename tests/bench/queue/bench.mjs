@@ -64,27 +64,34 @@ async function dazDrain(name, batch) {
     const enqueueMs = await dazEnqueue(admin, JOBS);
     await admin.query('VACUUM ANALYZE daz.jobs');
     await admin.query('CHECKPOINT');
+    // Each worker claims on one connection and acknowledges on another without waiting for the
+    // acknowledgement before its next claim: the way graphile-worker's runner works (it does not
+    // await completeJob before fetching the next job), so both pipeline the same way.
     const clients = await Promise.all(Array.from({ length: WORKERS }, client));
+    const ackers = await Promise.all(Array.from({ length: WORKERS }, client));
     const check = deadline(name);
     let handled = 0;
     const t0 = now();
     await Promise.all(clients.map(async (c, w) => {
+        const acks = [];
         for (;;) {
             check();
             // Named (prepared) statements, as graphile-worker uses by default.
             const r = await c.query({ name: 'claim', text: 'SELECT id FROM daz.claim($1, $2, $3)',
                                       values: ['bench', `w${w}`, batch] });
-            if (r.rows.length === 0) return;
+            if (r.rows.length === 0) break;
             // the no-op handler
             handled += r.rows.length;
-            await c.query({ name: 'complete', text: 'SELECT daz.complete($1::bigint[])',
-                            values: [r.rows.map((x) => x.id)] });
+            acks.push(ackers[w].query({ name: 'complete', text: 'SELECT daz.complete($1::bigint[])',
+                                        values: [r.rows.map((x) => x.id)] }));
+            if (acks.length > 64) await Promise.all(acks.splice(0));
         }
+        await Promise.all(acks);
     }));
     const ms = now() - t0;
     const left = (await admin.query(`SELECT count(*)::int AS n FROM daz.jobs`)).rows[0].n;
     const done = (await admin.query(`SELECT count(*)::int AS n FROM daz.job_results WHERE queue = 'bench'`)).rows[0].n;
-    await Promise.all(clients.map((c) => c.end()));
+    await Promise.all([...clients, ...ackers].map((c) => c.end()));
     await admin.end();
     report({ phase: name, jobs: JOBS, workers: WORKERS, batch, handled, completed: done, left,
              enqueue_ms: Math.round(enqueueMs), enqueue_jobs_s: Math.round(JOBS / (enqueueMs / 1000)),
@@ -201,7 +208,7 @@ async function graphile(name, preset) {
 // ---------------------------------------------------------------- pg-boss
 async function pgboss(name, batch) {
     const boss = new PgBoss({ host: process.env.PGHOST, port: Number(process.env.PGPORT), user: process.env.PGUSER,
-                              database: process.env.PGDATABASE, max: WORKERS + 2, schedule: false, supervise: false });
+                              database: process.env.PGDATABASE, max: 2 * WORKERS + 2, schedule: false, supervise: false });
     boss.on('error', (e) => console.error(`pg-boss: ${e.message}`));
     await boss.start();
     const q = 'bench';
@@ -221,13 +228,16 @@ async function pgboss(name, batch) {
     let handled = 0;
     const t0 = now();
     await Promise.all(Array.from({ length: WORKERS }, async () => {
+        const acks = [];
         for (;;) {
             check();
             const jobs = await boss.fetch(q, { batchSize: batch });
-            if (!jobs || jobs.length === 0) return;
+            if (!jobs || jobs.length === 0) break;
             handled += jobs.length;
-            await boss.complete(q, jobs.map((j) => j.id));
+            acks.push(boss.complete(q, jobs.map((j) => j.id)));   // not awaited before the next fetch
+            if (acks.length > 64) await Promise.all(acks.splice(0));
         }
+        await Promise.all(acks);
     }));
     const ms = now() - t0;
     const stats = await boss.getQueueStats?.(q).catch(() => null);
