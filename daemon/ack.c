@@ -158,10 +158,10 @@ fail:
 
 void ack_flush(struct ack *s)
 {
-	struct dazd *d = s->d;
+	struct pg_conn *db = outbox_db(s->d);
 	char *ids, *texts, *flags;
 
-	if (!d->db || !pg_conn_up(d->db)) {
+	if (!pg_conn_up(db)) {
 		if (s->done.n || s->failed.n)
 			ack_schedule(s, ACK_RETRY_US);
 		return;
@@ -172,7 +172,7 @@ void ack_flush(struct ack *s)
 		s->done = t;
 		if (acks_literals(&s->done_fly, &ids, &texts, &flags) == 0) {
 			const char *params[2] = {ids, texts};
-			if (pg_query(d->db, "SELECT daz.complete($1::bigint[], $2::jsonb[])", 2,
+			if (pg_query(db, "SELECT daz.complete($1::bigint[], $2::jsonb[])", 2,
 			             params, complete_done, s) == 0)
 				s->done_in_flight = true;
 			free(ids);
@@ -191,9 +191,8 @@ void ack_flush(struct ack *s)
 		if (acks_literals(&s->failed_fly, &ids, &texts, &flags) == 0) {
 			const char *params[3] = {ids, texts, flags};
 			if (pg_query(
-			        d->db,
-			        "SELECT daz.fail_many($1::bigint[], $2::text[], $3::boolean[])", 3,
-			        params, fail_done, s) == 0)
+			        db, "SELECT daz.fail_many($1::bigint[], $2::text[], $3::boolean[])",
+			        3, params, fail_done, s) == 0)
 				s->failed_in_flight = true;
 			free(ids);
 			free(texts);
@@ -262,5 +261,5 @@ void ack_free(struct ack *a)
 	acks_free(&a->failed);
 	acks_free(&a->done_fly);
 	acks_free(&a->failed_fly);
-	/* a itself stays: d->db may still call complete_done / fail_done during teardown */
+	/* a itself stays: d->db / d->listen may still call complete_done / fail_done at teardown */
 }

@@ -146,14 +146,18 @@ int control_init(struct dazd *d)
 	    metrics_declare(d->metrics, "dazd_control_commands_total", METRICS_COUNTER,
 	                    "daz_control commands received, by command", NULL, 0) != 0)
 		return -1;
+	char *conninfo = outbox_conninfo(d->cfg ? d->cfg->db_conninfo : "", "dazd listen");
+	if (!conninfo)
+		return -1;
 	struct pg_conn_opts opts = {
 	    .name = "listen",
-	    .conninfo = d->cfg && d->cfg->db_conninfo ? d->cfg->db_conninfo : "",
+	    .conninfo = conninfo,
 	    .on_state = on_state,
 	    .on_notify = on_notify,
 	    .arg = cs,
 	};
-	d->listen = pg_conn_new(d, &opts);
+	d->listen = pg_conn_new(d, &opts); /* copies conninfo */
+	free(conninfo);
 	return d->listen ? 0 : -1;
 }
 

@@ -1,6 +1,7 @@
 /* lease.c — room leases in daz.rooms: acquire before connecting, heartbeat, takeover, release. */
 #include "lease.h"
 
+#include <json-c/json.h>
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "outbox.h"
 #include "pg.h"
 #include "room.h"
+#include "ws.h"
 
 /*
  * One entry per room name this worker has ever served. Entries are never freed before
@@ -40,6 +42,7 @@ struct lease_state {
 	bool shutting_down; /* lease_release_all called: acquire nothing more */
 	unsigned releases_in_flight;
 	bool released;
+	int64_t last_beat_ok_us; /* monotonic time of the last successful heartbeat */
 };
 
 static struct lease_state *state_of(const struct dazd *d)
@@ -250,6 +253,7 @@ static void beat_done(struct pg_conn *c, PGresult *res, void *arg)
 		 */
 		return;
 	}
+	ls->last_beat_ok_us = dazd_mono_us();
 
 	/* Leases the database says we hold; anything else we believed we held was taken over. */
 	for (struct lease_room *e = ls->rooms; e; e = e->next) {
@@ -353,6 +357,36 @@ static void schedule_beat(struct lease_state *ls, lws_usec_t us)
 	lws_sul_schedule(ls->d->lws, 0, &ls->sul, beat_timer, us);
 }
 
+/*
+ * CyTube kicks the older socket when the same account logs in again. If that happens while our
+ * lease could not be renewed for a whole lease period (database unreachable), another dazd has
+ * most likely taken the room over: stand by instead of kicking it back, until a heartbeat gets
+ * through and daz.room_acquire decides.
+ */
+static void on_event(struct room *r, const char *type, struct json_object *args,
+                     int64_t received_us, void *arg)
+{
+	struct lease_state *ls = arg;
+	struct json_object *reason;
+	struct lease_room *e;
+	(void)received_us;
+
+	if (gone(ls) || ls->disabled || strcmp(type, "kick") != 0 || !args ||
+	    !json_object_object_get_ex(args, "reason", &reason) ||
+	    !strstr(json_object_get_string(reason), "Duplicate login"))
+		return;
+	if (dazd_mono_us() - ls->last_beat_ok_us < (int64_t)lease_seconds(ls->d) * 1000000)
+		return; /* our lease is fresh: someone else is using the account; ws.c reconnects */
+	e = entry_find(ls, r->name);
+	log_warn(r->name, "kicked for a duplicate login while the lease could not be renewed: "
+	                  "standing by until the database says who holds the room");
+	if (e)
+		e->held = false;
+	outbox_room_gone(r, "lease lost");
+	room_set_standby(r, true);
+	update_metrics(ls);
+}
+
 /* ---- public ------------------------------------------------------------------------------- */
 
 int lease_init(struct dazd *d)
@@ -368,6 +402,9 @@ int lease_init(struct dazd *d)
 	ls->d = d;
 	o->lease = ls;
 	d->rooms_need_lease = true;
+	ls->last_beat_ok_us = dazd_mono_us();
+	if (ws_add_event_hook(d, on_event, ls) != 0)
+		return -1;
 	if (d->metrics) {
 		if (metrics_declare(d->metrics, "dazd_leases_held", METRICS_GAUGE,
 		                    "Rooms whose lease in daz.rooms this worker holds", NULL,

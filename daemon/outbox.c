@@ -58,6 +58,29 @@ bool outbox_dead(const struct outbox_state *s)
 	return !o || o->dead;
 }
 
+struct pg_conn *outbox_db(struct dazd *d)
+{
+	if (d->listen && pg_conn_up(d->listen))
+		return d->listen;
+	return d->db;
+}
+
+char *outbox_conninfo(const char *conninfo, const char *application_name)
+{
+	const char *ci = conninfo ? conninfo : "";
+	bool uri = strncmp(ci, "postgres://", 11) == 0 || strncmp(ci, "postgresql://", 13) == 0;
+	size_t n = strlen(ci) + strlen(application_name) + 32;
+	char *out = malloc(n);
+	if (!out)
+		return NULL;
+	if (uri)
+		snprintf(out, n, "%s%sapplication_name=%s", ci, strchr(ci, '?') ? "&" : "?",
+		         application_name);
+	else
+		snprintf(out, n, "%s%sapplication_name='%s'", ci, *ci ? " " : "", application_name);
+	return out;
+}
+
 char *outbox_text_array(const char *const *items, size_t n)
 {
 	size_t len = 3;
@@ -665,7 +688,7 @@ static void claim(struct outbox_state *s)
 	size_t n = 0, limit = 0;
 	char slimit[16], lease[32];
 
-	if (s->draining || !d->db || !pg_conn_up(d->db))
+	if (s->draining || !pg_conn_up(outbox_db(d)))
 		return;
 	if (s->claim_in_flight) {
 		s->claim_again = true;
@@ -692,7 +715,7 @@ static void claim(struct outbox_state *s)
 	snprintf(slimit, sizeof(slimit), "%zu", limit);
 	snprintf(lease, sizeof(lease), "%d seconds", lease_s(d));
 	const char *params[4] = {d->worker, slimit, rooms, lease};
-	if (pg_query(d->db,
+	if (pg_query(outbox_db(d),
 	             "SELECT id, kind, room, payload::text, priority, "
 	             "(extract(epoch FROM created_at) * 1000000)::bigint "
 	             "FROM daz.claim('cytube', $1, $2::int, $3::text[], $4::interval)",
@@ -737,7 +760,7 @@ static void extend_timer(lws_sorted_usec_list_t *sul)
 
 	for (struct ob_room *o = s->rooms; o; o = o->next)
 		n += o->n_queued + o->n_sent;
-	if (n && d->db && pg_conn_up(d->db)) {
+	if (n && pg_conn_up(outbox_db(d))) {
 		char *ids = malloc(3 + n * 22), *p = ids, lease[32];
 		if (ids) {
 			size_t k = 0;
@@ -750,8 +773,9 @@ static void extend_timer(lws_sorted_usec_list_t *sul)
 			strcpy(p, "}");
 			snprintf(lease, sizeof(lease), "%d seconds", ls);
 			const char *params[2] = {ids, lease};
-			if (pg_query(d->db, "SELECT daz.extend_lease($1::bigint[], $2::interval)",
-			             2, params, extend_done, s) != 0)
+			if (pg_query(outbox_db(d),
+			             "SELECT daz.extend_lease($1::bigint[], $2::interval)", 2,
+			             params, extend_done, s) != 0)
 				log_debug("outbox", "extend_lease not sent: database down");
 			free(ids);
 		}
@@ -836,7 +860,7 @@ static bool drained(struct dazd *d, void *arg)
 	for (struct ob_room *o = s->rooms; o; o = o->next)
 		if (o->sent)
 			return false; /* waiting for echoes or their deadline */
-	bool db = d->db && pg_conn_up(d->db);
+	bool db = pg_conn_up(outbox_db(d));
 	if (db && !ack_idle(s->ack)) {
 		ack_flush(s->ack);
 		return false;

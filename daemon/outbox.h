@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 struct dazd;
+struct pg_conn;
 struct room;
 
 /* What d->outbox points to: the private state of each outbound module (owned by outbox.c). */
@@ -20,6 +21,18 @@ struct outbound {
 
 /* d->outbox as struct outbound, NULL before outbox_init. */
 struct outbound *outbound_of(const struct dazd *d);
+
+/*
+ * The connection for outbound traffic (claims, acks, lease extension): d->listen while it is up
+ * — it is otherwise idle, so a claim never queues behind an ingest batch — else d->db. Borrowed.
+ */
+struct pg_conn *outbox_db(struct dazd *d);
+
+/*
+ * conninfo with application_name set (key=value string or postgres:// URI), so a DBA can tell
+ * dazd's connections apart in pg_stat_activity. Caller frees. NULL on out of memory.
+ */
+char *outbox_conninfo(const char *conninfo, const char *application_name);
 
 /*
  * A PostgreSQL text[] literal of n strings ({"a","b \"c\""}), for $n::text[] parameters.

@@ -118,13 +118,17 @@ int worker_init(struct dazd *d)
 	                     "In-database jobs run through daz.run_jobs by this dazd", NULL,
 	                     0) != 0))
 		return -1;
+	char *conninfo = outbox_conninfo(d->cfg ? d->cfg->db_conninfo : "", "dazd jobs");
+	if (!conninfo)
+		return -1;
 	struct pg_conn_opts opts = {
 	    .name = "jobs",
-	    .conninfo = d->cfg && d->cfg->db_conninfo ? d->cfg->db_conninfo : "",
+	    .conninfo = conninfo,
 	    .on_state = on_conn_state,
 	    .arg = w,
 	};
-	w->conn = pg_conn_new(d, &opts);
+	w->conn = pg_conn_new(d, &opts); /* copies conninfo */
+	free(conninfo);
 	if (!w->conn)
 		return -1;
 	lws_sul_schedule(d->lws, 0, &w->sul, timer, WORKER_TIMER_US);

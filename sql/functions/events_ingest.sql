@@ -12,9 +12,9 @@ DECLARE
     v_ev     record;
     v_p      jsonb;
     v_uid    bigint;
-    v_after  jsonb;
     v_pos    numeric;
     v_rooms  text[] := '{}';
+    v_long   boolean := false;
     v_n      int := 0;
 BEGIN
     FOR v_ev IN
@@ -39,27 +39,29 @@ BEGIN
         WHEN 'queue' THEN
             CONTINUE WHEN jsonb_typeof(v_p->'item'->'uid') IS DISTINCT FROM 'number';
             v_uid := (v_p->'item'->>'uid')::bigint;
-            v_after := v_p->'after';
-            DELETE FROM daz.playlist WHERE room = v_ev.room AND uid = v_uid;
-            v_pos := daz.events_playlist_pos(v_ev.room, v_after);
-            INSERT INTO daz.playlist (room, uid, pos, media_type, media_id, title, seconds, duration, temp, queued_by, added_at)
+            v_pos := daz.events_playlist_pos(v_ev.room, v_p->'after', v_uid);
+            v_long := v_long OR scale(v_pos) > 12;
+            INSERT INTO daz.playlist AS pl (room, uid, pos, media_type, media_id, title, seconds, duration, temp, queued_by, added_at)
             VALUES (v_ev.room, v_uid, v_pos,
                     v_p->'item'->'media'->>'type', v_p->'item'->'media'->>'id', v_p->'item'->'media'->>'title',
                     CASE WHEN jsonb_typeof(v_p->'item'->'media'->'seconds') = 'number'
                          THEN (v_p->'item'->'media'->>'seconds')::numeric::int END,
                     v_p->'item'->'media'->>'duration',
                     COALESCE(jsonb_typeof(v_p->'item'->'temp') = 'boolean' AND (v_p->'item'->>'temp')::boolean, false),
-                    v_p->'item'->>'queueby', v_ev.received_at);
+                    v_p->'item'->>'queueby', v_ev.received_at)
+            ON CONFLICT (room, uid) DO UPDATE
+               SET pos = EXCLUDED.pos, media_type = EXCLUDED.media_type, media_id = EXCLUDED.media_id,
+                   title = EXCLUDED.title, seconds = EXCLUDED.seconds, duration = EXCLUDED.duration,
+                   temp = EXCLUDED.temp, queued_by = EXCLUDED.queued_by, is_current = false,
+                   added_at = EXCLUDED.added_at;
         WHEN 'delete' THEN
             CONTINUE WHEN jsonb_typeof(v_p->'uid') IS DISTINCT FROM 'number';
             DELETE FROM daz.playlist WHERE room = v_ev.room AND uid = (v_p->>'uid')::bigint;
         WHEN 'moveVideo' THEN
             CONTINUE WHEN jsonb_typeof(v_p->'from') IS DISTINCT FROM 'number';
             v_uid := (v_p->>'from')::bigint;
-            CONTINUE WHEN NOT EXISTS (SELECT 1 FROM daz.playlist WHERE room = v_ev.room AND uid = v_uid);
-            -- Park the moved item out of the way, then place it after its new predecessor.
-            UPDATE daz.playlist SET pos = -1e9 WHERE room = v_ev.room AND uid = v_uid;
             v_pos := daz.events_playlist_pos(v_ev.room, v_p->'after', v_uid);
+            v_long := v_long OR scale(v_pos) > 12;
             UPDATE daz.playlist SET pos = v_pos WHERE room = v_ev.room AND uid = v_uid;
         WHEN 'setTemp' THEN
             CONTINUE WHEN jsonb_typeof(v_p->'uid') IS DISTINCT FROM 'number' OR jsonb_typeof(v_p->'temp') IS DISTINCT FROM 'boolean';
@@ -68,10 +70,13 @@ BEGIN
         WHEN 'setCurrent' THEN
             CONTINUE WHEN jsonb_typeof(v_p) IS DISTINCT FROM 'number';
             UPDATE daz.playlist SET is_current = (uid = v_p::text::numeric)
-             WHERE room = v_ev.room AND (is_current OR uid = v_p::text::numeric);
+             WHERE room = v_ev.room AND (is_current OR uid = v_p::text::numeric)
+               AND is_current IS DISTINCT FROM (uid = v_p::text::numeric);
         WHEN 'changeMedia' THEN
-            UPDATE daz.media_plays SET ended_at = v_ev.received_at
-             WHERE room = v_ev.room AND ended_at IS NULL AND started_at <= v_ev.received_at;
+            WITH closed AS (
+                UPDATE daz.media_plays SET ended_at = v_ev.received_at
+                 WHERE room = v_ev.room AND ended_at IS NULL AND started_at <= v_ev.received_at
+            )
             INSERT INTO daz.media_plays (room, media_type, media_id, title, seconds, started_at, queued_by, event_id)
             VALUES (v_ev.room, v_p->>'type', v_p->>'id', v_p->>'title',
                     CASE WHEN jsonb_typeof(v_p->'seconds') = 'number' THEN (v_p->>'seconds')::numeric::int END,
@@ -85,13 +90,14 @@ BEGIN
         END CASE;
     END LOOP;
 
-    -- pos is an ordering key (midpoints between neighbours); renumber a room only when a key has
-    -- grown long after many placements between the same two items.
-    UPDATE daz.playlist p SET pos = r.n
-      FROM (SELECT room, uid, row_number() OVER (PARTITION BY room ORDER BY pos, uid) AS n
-              FROM daz.playlist
-             WHERE room IN (SELECT room FROM daz.playlist WHERE room = ANY (v_rooms) GROUP BY room HAVING max(scale(pos)) > 12)) r
-     WHERE p.room = r.room AND p.uid = r.uid AND p.pos <> r.n;
+    -- pos is an ordering key (midpoints between neighbours); the rooms touched are renumbered only
+    -- when a key has grown long after many placements between the same two items.
+    IF v_long THEN
+        UPDATE daz.playlist p SET pos = r.n
+          FROM (SELECT room, uid, row_number() OVER (PARTITION BY room ORDER BY pos, uid) AS n
+                  FROM daz.playlist WHERE room = ANY (v_rooms)) r
+         WHERE p.room = r.room AND p.uid = r.uid AND p.pos <> r.n;
+    END IF;
     RETURN v_n;
 END;
 $$;
@@ -99,31 +105,26 @@ COMMENT ON FUNCTION daz.events_apply_playlist(daz.event_in[]) IS
     'Internal to daz.ingest: applies the stored playlist, queue, delete, moveVideo, setTemp, setCurrent and changeMedia '
     'events of a batch, in received order, to daz.playlist and daz.media_plays. Returns events applied.';
 
--- Position for an item placed after p_after (a uid, "prepend" or "append"), ignoring item p_skip.
+-- Position for an item placed after p_after (a uid, "prepend" or "append"), ignoring item p_skip
+-- (the item being moved or re-queued).
 CREATE OR REPLACE FUNCTION daz.events_playlist_pos(p_room text, p_after jsonb, p_skip bigint DEFAULT NULL)
 RETURNS numeric
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, daz, pg_temp
+LANGUAGE sql STABLE
 AS $$
-DECLARE
-    v_prev numeric;
-    v_next numeric;
-BEGIN
-    IF jsonb_typeof(p_after) = 'number' THEN
-        SELECT pos INTO v_prev FROM daz.playlist
-         WHERE room = p_room AND uid = (p_after::text)::numeric AND uid IS DISTINCT FROM p_skip;
-    END IF;
-    IF p_after = '"prepend"' THEN
-        RETURN COALESCE((SELECT min(pos) FROM daz.playlist WHERE room = p_room AND uid IS DISTINCT FROM p_skip AND pos > -1e9), 1) - 1;
-    END IF;
-    IF v_prev IS NULL THEN
-        -- "append", or an unknown predecessor: at the end.
-        RETURN COALESCE((SELECT max(pos) FROM daz.playlist WHERE room = p_room AND uid IS DISTINCT FROM p_skip), 0) + 1;
-    END IF;
-    SELECT min(pos) INTO v_next FROM daz.playlist
-     WHERE room = p_room AND pos > v_prev AND uid IS DISTINCT FROM p_skip;
-    RETURN CASE WHEN v_next IS NULL THEN v_prev + 1 ELSE (v_prev + v_next) / 2 END;
-END;
+    SELECT CASE
+           WHEN p_after = '"prepend"' THEN
+               COALESCE((SELECT min(pos) FROM daz.playlist WHERE room = p_room AND uid IS DISTINCT FROM p_skip), 1) - 1
+           ELSE COALESCE(
+               (SELECT CASE WHEN nx.pos IS NULL THEN pv.pos + 1 ELSE (pv.pos + nx.pos) / 2 END
+                  FROM daz.playlist pv
+                  LEFT JOIN LATERAL (SELECT min(n.pos) AS pos FROM daz.playlist n
+                                      WHERE n.room = p_room AND n.pos > pv.pos AND n.uid IS DISTINCT FROM p_skip) nx ON true
+                 WHERE pv.room = p_room
+                   AND pv.uid = CASE WHEN jsonb_typeof(p_after) = 'number' THEN (p_after::text)::numeric END
+                   AND pv.uid IS DISTINCT FROM p_skip),
+               -- "append", or an unknown predecessor: at the end.
+               COALESCE((SELECT max(pos) FROM daz.playlist WHERE room = p_room AND uid IS DISTINCT FROM p_skip), 0) + 1)
+           END
 $$;
 COMMENT ON FUNCTION daz.events_playlist_pos(text, jsonb, bigint) IS
     'Internal to daz.ingest: playlist position for an item queued or moved after p_after (uid, "prepend" or "append").';
@@ -161,13 +162,17 @@ BEGIN
     END IF;
 
     -- Log rules, read once per batch: a change applies from the next batch.
-    SELECT COALESCE(array_agg(tag) FILTER (WHERE action = 'drop'), '{}'),
-           COALESCE(bool_or(tag = '*' AND action = 'drop'), false),
-           COALESCE(max(retention) FILTER (WHERE action = 'store'), interval '90 days')
+    SELECT COALESCE(array_agg(r.tag) FILTER (WHERE r.action = 'drop'), '{}'),
+           COALESCE(bool_or(r.tag = '*' AND r.action = 'drop'), false),
+           COALESCE(max(r.retention) FILTER (WHERE r.action = 'store'), interval '90 days')
       INTO v_drop, v_drop_all, v_max_ret
-      FROM daz.log_rules;
-    SELECT COALESCE(array_agg(tag), '{}') INTO v_short
-      FROM daz.log_rules WHERE action = 'store' AND retention < v_max_ret;
+      FROM daz.log_rules r;
+    IF (SELECT count(DISTINCT r.retention) FROM daz.log_rules r WHERE r.action = 'store') > 1 THEN
+        SELECT COALESCE(array_agg(r.tag), '{}') INTO v_short
+          FROM daz.log_rules r WHERE r.action = 'store' AND r.retention < v_max_ret;
+    ELSE
+        v_short := '{}';
+    END IF;
     -- Routing keys: each enabled subscription is reduced to one cheap necessary condition (a tag
     -- outside the common vocabulary it requires, else one of its types, else one of its rooms, else
     -- its first tag). Only events meeting some key are matched against the subscriptions, so an
@@ -326,55 +331,66 @@ BEGIN
         UNION ALL
         SELECT * FROM implied
     ),
+    -- One row per user seen in the batch: last presence values (ordered aggregates over the few
+    -- presence facts), chat count and times (plain aggregates over the chat lines), merged by a
+    -- second plain aggregation: no join between the two.
     per_user AS (
-        SELECT f.room, f.name,
-               (array_agg(f.online ORDER BY f.at DESC, f.id DESC) FILTER (WHERE f.online IS NOT NULL))[1] AS online,
-               (array_agg(f.rank ORDER BY f.at DESC, f.id DESC) FILTER (WHERE f.rank IS NOT NULL))[1] AS rank,
-               (array_agg(f.afk ORDER BY f.at DESC, f.id DESC) FILTER (WHERE f.afk IS NOT NULL))[1] AS afk,
-               min(f.at) FILTER (WHERE NOT f.implied) AS first_at,
-               max(f.at) FILTER (WHERE NOT f.implied) AS last_at
-          FROM facts f
-         GROUP BY f.room, f.name
+        SELECT x.room, x.name, bool_or(x.online) AS online, max(x.rank) AS rank, bool_or(x.afk) AS afk,
+               min(x.first_at) AS first_at, max(x.last_at) AS last_at, sum(x.n) AS n, max(x.last_msg) AS last_msg,
+               bool_or(x.has_presence) AS has_presence
+          FROM (SELECT f.room, f.name,
+                       (array_agg(f.online ORDER BY f.at DESC, f.id DESC) FILTER (WHERE f.online IS NOT NULL))[1] AS online,
+                       (array_agg(f.rank ORDER BY f.at DESC, f.id DESC) FILTER (WHERE f.rank IS NOT NULL))[1] AS rank,
+                       (array_agg(f.afk ORDER BY f.at DESC, f.id DESC) FILTER (WHERE f.afk IS NOT NULL))[1] AS afk,
+                       min(f.at) FILTER (WHERE NOT f.implied) AS first_at,
+                       max(f.at) FILTER (WHERE NOT f.implied) AS last_at,
+                       0 AS n, NULL::timestamptz AS last_msg, true AS has_presence
+                  FROM facts f
+                 GROUP BY f.room, f.name
+                UNION ALL
+                SELECT i.room, i.actor, NULL, NULL, NULL, min(i.received_at), max(i.received_at),
+                       count(*), max(COALESCE(i.server_time, i.received_at)), false
+                  FROM ins i
+                 WHERE i.type = 'chatMsg' AND i.actor IS NOT NULL AND i.actor <> '' AND i.actor NOT LIKE '[%]'
+                 GROUP BY i.room, i.actor) x
+         GROUP BY x.room, x.name
     ),
-    chat AS (
-        SELECT i.room, i.actor AS name, count(*) AS n,
-               max(COALESCE(i.server_time, i.received_at)) AS last_msg,
-               min(i.received_at) AS first_at, max(i.received_at) AS last_at
-          FROM ins i
-         WHERE i.type = 'chatMsg' AND i.actor IS NOT NULL AND i.actor <> '' AND i.actor NOT LIKE '[%]'
-         GROUP BY i.room, i.actor
-    ),
-    -- Users with presence facts in this batch: merged with their current row.
+    -- Users with presence facts in this batch (few): merged with their current row.
     users_up AS (
         INSERT INTO daz.users AS u (room, name, rank, online, afk, first_seen, last_seen, last_message_at, messages)
         SELECT p.room, p.name,
                COALESCE(p.rank, cur.rank),
                COALESCE(p.online, cur.online, false),
                COALESCE(p.afk, cur.afk, false),
-               COALESCE(LEAST(cur.first_seen, p.first_at, c.first_at), p.last_at, c.last_at, cur.last_seen),
-               COALESCE(GREATEST(cur.last_seen, p.last_at, c.last_at), cur.first_seen, p.first_at, c.first_at),
-               GREATEST(cur.last_message_at, c.last_msg),
-               COALESCE(cur.messages, 0) + COALESCE(c.n, 0)
+               COALESCE(LEAST(cur.first_seen, p.first_at), cur.last_seen),
+               COALESCE(GREATEST(cur.last_seen, p.last_at), cur.first_seen),
+               GREATEST(cur.last_message_at, p.last_msg),
+               COALESCE(cur.messages, 0) + p.n
           FROM per_user p
-          LEFT JOIN chat c ON c.room = p.room AND c.name = p.name
           LEFT JOIN LATERAL (SELECT * FROM daz.users u0 WHERE u0.room = p.room AND u0.name = p.name LIMIT 1) cur ON true
-         WHERE COALESCE(p.first_at, c.first_at, cur.first_seen) IS NOT NULL
+         WHERE p.has_presence AND COALESCE(p.first_at, cur.first_seen) IS NOT NULL
         ON CONFLICT (room, name) DO UPDATE
            SET rank = EXCLUDED.rank, online = EXCLUDED.online, afk = EXCLUDED.afk,
                first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen,
                last_message_at = EXCLUDED.last_message_at, messages = EXCLUDED.messages
     ),
-    -- Users who only chatted in this batch (most of them): counters added in place.
+    -- Users who only chatted in this batch (most of them): counters added in place, new ones inserted.
     chatters_up AS (
-        INSERT INTO daz.users AS u (room, name, first_seen, last_seen, last_message_at, messages)
-        SELECT c.room, c.name, c.first_at, c.last_at, c.last_msg, c.n
-          FROM chat c
-         WHERE NOT EXISTS (SELECT 1 FROM per_user p WHERE p.room = c.room AND p.name = c.name)
-        ON CONFLICT (room, name) DO UPDATE
-           SET first_seen = LEAST(u.first_seen, EXCLUDED.first_seen),
-               last_seen = GREATEST(u.last_seen, EXCLUDED.last_seen),
-               last_message_at = GREATEST(u.last_message_at, EXCLUDED.last_message_at),
-               messages = u.messages + EXCLUDED.messages
+        UPDATE daz.users u
+           SET first_seen = LEAST(u.first_seen, p.first_at),
+               last_seen = GREATEST(u.last_seen, p.last_at),
+               last_message_at = GREATEST(u.last_message_at, p.last_msg),
+               messages = u.messages + p.n
+          FROM per_user p
+         WHERE NOT p.has_presence AND u.room = p.room AND u.name = p.name
+    ),
+    chatters_new AS (
+        INSERT INTO daz.users (room, name, first_seen, last_seen, last_message_at, messages)
+        SELECT p.room, p.name, p.first_at, p.last_at, p.last_msg, p.n
+          FROM per_user p
+         WHERE NOT p.has_presence
+           AND NOT EXISTS (SELECT 1 FROM daz.users u WHERE u.room = p.room AND u.name = p.name)
+        ON CONFLICT (room, name) DO NOTHING
     ),
     -- Sessions: each offline -> online change opens one, each online -> offline change closes one.
     changes AS (

@@ -1,9 +1,10 @@
 -- queue_complete.sql — daz.complete and daz.extend_lease: acknowledge finished jobs, keep long ones alive.
 
--- Unchecked completion used by daz.complete and daz.run_jobs.
+-- Unchecked completion used by daz.complete and daz.run_jobs (generic plans: see queue_claim.sql).
 CREATE OR REPLACE FUNCTION daz.queue_complete_jobs(p_ids bigint[], p_results jsonb[]) RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, daz, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $fn$
 DECLARE
     v_n integer;

@@ -1,4 +1,4 @@
--- queue_ops.sql — operator controls: daz.retry_dead(_many), daz.cancel, daz.pause, daz.resume.
+-- queue_ops.sql — operator controls: daz.retry_dead(_many), daz.cancel, daz.pause/resume, daz.pause_room/resume_room.
 
 CREATE OR REPLACE FUNCTION daz.retry_dead(p_id bigint) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
@@ -163,3 +163,50 @@ COMMENT ON FUNCTION daz.resume(text) IS
     'Hand out jobs of a paused queue again (and NOTIFY daz_jobs if some are runnable). true if it was paused.';
 REVOKE ALL ON FUNCTION daz.resume(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION daz.resume(text) TO daz_operator;
+
+CREATE OR REPLACE FUNCTION daz.pause_room(p_room text, p_queue text DEFAULT 'cytube', p_reason text DEFAULT NULL)
+    RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, daz, pg_temp
+AS $fn$
+DECLARE
+    v_n integer;
+BEGIN
+    PERFORM daz.queue_check_room('daz.pause_room', p_room);
+    IF NOT EXISTS (SELECT 1 FROM daz.queues q WHERE q.name = p_queue) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('daz.pause_room: unknown queue "%s"', p_queue);
+    END IF;
+    INSERT INTO daz.paused_rooms (queue, room, reason) VALUES (p_queue, p_room, p_reason)
+    ON CONFLICT (queue, room) DO NOTHING;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_n = 1;
+END
+$fn$;
+
+COMMENT ON FUNCTION daz.pause_room(text, text, text) IS
+    'Hold a room''s jobs on a queue (default cytube: the room''s output): claims skip them, enqueueing goes on, jobs '
+    'already claimed finish. true if the room was not paused yet.';
+REVOKE ALL ON FUNCTION daz.pause_room(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION daz.pause_room(text, text, text) TO daz_operator;
+
+CREATE OR REPLACE FUNCTION daz.resume_room(p_room text, p_queue text DEFAULT 'cytube') RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, daz, pg_temp
+AS $fn$
+DECLARE
+    v_n integer;
+BEGIN
+    DELETE FROM daz.paused_rooms pr WHERE pr.queue = p_queue AND pr.room = p_room;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    IF v_n = 1 AND EXISTS (SELECT 1 FROM daz.jobs j
+                            WHERE j.queue = p_queue AND j.room = p_room AND j.state = 'ready' AND j.run_at <= now()) THEN
+        PERFORM pg_notify('daz_jobs', p_queue);
+    END IF;
+    RETURN v_n = 1;
+END
+$fn$;
+
+COMMENT ON FUNCTION daz.resume_room(text, text) IS
+    'Release a room held by daz.pause_room (and NOTIFY daz_jobs if it has runnable jobs). true if it was paused.';
+REVOKE ALL ON FUNCTION daz.resume_room(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION daz.resume_room(text, text) TO daz_operator;

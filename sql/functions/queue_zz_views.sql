@@ -11,7 +11,8 @@ SELECT q.name                            AS queue,
        coalesce(d.dead, 0)               AS dead,
        coalesce(r.completed_1h, 0)       AS completed_1h,
        now() - j.oldest_ready            AS oldest_ready_age,
-       j.next_run_at
+       j.next_run_at,
+       (SELECT array_agg(pr.room ORDER BY pr.room) FROM daz.paused_rooms pr WHERE pr.queue = q.name) AS paused_rooms
   FROM daz.queues q
   LEFT JOIN (
         SELECT x.queue,
@@ -35,7 +36,8 @@ SELECT q.name                            AS queue,
 COMMENT ON VIEW daz.queue_overview IS
     'Per queue: paused; ready (runnable now), scheduled (first run later), retrying (waiting for backoff), running, '
     'expired (running past their lease, rescued within a minute), dead (dead letters, not counting cancelled), '
-    'completed_1h, oldest_ready_age (how long the oldest runnable job has waited), next_run_at.';
+    'completed_1h, oldest_ready_age (how long the oldest runnable job has waited), next_run_at, paused_rooms '
+    '(rooms held by daz.pause_room; their jobs still count as ready).';
 GRANT SELECT ON daz.queue_overview TO daz_reader, daz_operator;
 
 CREATE OR REPLACE VIEW daz.dead_letter_overview AS

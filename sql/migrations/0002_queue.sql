@@ -67,7 +67,7 @@ CREATE TABLE daz.jobs (
     last_error     text NULL,
     errors         jsonb NOT NULL DEFAULT '[]',
     handler        regprocedure NULL,
-    CONSTRAINT jobs_running_check CHECK (state <> 'running' OR (lease_until IS NOT NULL AND locked_by IS NOT NULL))
+    CONSTRAINT jobs_running_check CHECK ((state = 'running') = (lease_until IS NOT NULL AND locked_by IS NOT NULL))
 );
 
 COMMENT ON TABLE daz.jobs IS
@@ -96,7 +96,10 @@ CREATE INDEX jobs_claim_room_idx ON daz.jobs (queue, priority DESC, room, run_at
 COMMENT ON INDEX daz.jobs_claim_room_idx IS 'Claim order per room for daz.claim with p_rooms (dazd claims for the rooms it holds).';
 CREATE UNIQUE INDEX jobs_dedup_idx ON daz.jobs (queue, dedup_key) WHERE dedup_key IS NOT NULL;
 COMMENT ON INDEX daz.jobs_dedup_idx IS 'One live job per (queue, dedup_key).';
-CREATE INDEX jobs_lease_idx ON daz.jobs (lease_until) WHERE state = 'running';
+-- Predicate on lease_until (set only while running), not on state: lookups by id with
+-- "state = 'running'" (complete, fail) must not be planned on this index, which fills with
+-- entries of finished jobs between vacuums; "lease_until < now()" (rescue) still implies it.
+CREATE INDEX jobs_lease_idx ON daz.jobs (lease_until) WHERE lease_until IS NOT NULL;
 COMMENT ON INDEX daz.jobs_lease_idx IS 'Running jobs by lease end, for daz.rescue_expired.';
 
 CREATE TABLE daz.dead_letters (
@@ -157,6 +160,22 @@ COMMENT ON COLUMN daz.job_results.result IS 'What the worker or handler returned
 CREATE INDEX job_results_completed_brin ON daz.job_results USING brin (completed_at);
 COMMENT ON INDEX daz.job_results_completed_brin IS 'Completion time, for pruning (rows arrive in time order, so BRIN is enough).';
 
+CREATE TABLE daz.paused_rooms (
+    queue     text NOT NULL REFERENCES daz.queues (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    room      text NOT NULL
+              CONSTRAINT paused_rooms_room_check CHECK (length(room) BETWEEN 1 AND 64 AND room !~ '[[:cntrl:]]'),
+    paused_at timestamptz NOT NULL DEFAULT now(),
+    paused_by text NOT NULL DEFAULT session_user,
+    reason    text,
+    PRIMARY KEY (queue, room)
+);
+
+COMMENT ON TABLE daz.paused_rooms IS
+    'Rooms whose jobs on a queue are held: daz.claim and daz.run_jobs skip them until daz.resume_room. '
+    'Enqueueing goes on. Written by daz.pause_room / daz.resume_room.';
+COMMENT ON COLUMN daz.paused_rooms.paused_by IS 'Login role that paused the room.';
+COMMENT ON COLUMN daz.paused_rooms.reason IS 'Why, as given to daz.pause_room.';
+
 -- The bot queue's handler must exist before the seed below names it; sql/functions/queue_handlers.sql
 -- holds the same definition and re-applies it.
 CREATE FUNCTION daz.unrouted_job(p_job daz.jobs) RETURNS jsonb
@@ -179,4 +198,4 @@ VALUES
 
 -- Operators read the queue tables directly; readers only through the views (sql/functions/queue_zz_views.sql);
 -- daz_daemon only through functions. All writes go through SECURITY DEFINER functions.
-GRANT SELECT ON daz.queues, daz.jobs, daz.dead_letters, daz.job_results TO daz_operator;
+GRANT SELECT ON daz.queues, daz.jobs, daz.dead_letters, daz.job_results, daz.paused_rooms TO daz_operator;

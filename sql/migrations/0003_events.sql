@@ -178,6 +178,8 @@ CREATE TABLE daz.playlist (
     PRIMARY KEY (room, uid)
 );
 CREATE INDEX playlist_room_pos ON daz.playlist (room, pos);
+CREATE INDEX playlist_room_media ON daz.playlist (room, media_id);
+CREATE INDEX playlist_current ON daz.playlist (room) WHERE is_current;
 COMMENT ON TABLE daz.playlist IS
     'Mirror of each room''s playlist, from playlist (full replace), queue {item, after}, delete {uid}, '
     'moveVideo {from, after}, setTemp {uid, temp} and setCurrent uid. Ordered by pos; daz.playlist_now numbers the items 1..n.';

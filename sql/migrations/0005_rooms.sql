@@ -64,7 +64,9 @@ COMMENT ON COLUMN daz.rooms.updated_at IS 'Last change of this row.';
 -- The CyTube identity: two room keys naming the same account in the same channel must not be
 -- held by two workers at once (daz.room_acquire checks it under an advisory lock).
 CREATE INDEX rooms_identity_idx ON daz.rooms (lower(site), lower(channel), lower(username));
+COMMENT ON INDEX daz.rooms_identity_idx IS 'Rooms by CyTube identity, for the same-account check of daz.room_acquire.';
 CREATE INDEX rooms_holder_idx ON daz.rooms (holder) WHERE holder IS NOT NULL;
+COMMENT ON INDEX daz.rooms_holder_idx IS 'Held rooms by worker, for daz.heartbeat.';
 
 REVOKE ALL ON daz.workers, daz.rooms FROM PUBLIC;
 GRANT SELECT ON daz.workers, daz.rooms TO daz_daemon, daz_operator, daz_reader;

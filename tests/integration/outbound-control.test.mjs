@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
-import { psql, scratchDb, fake, startDazd, joined, until, jobState } from './lib/outbound.mjs';
+import { psql, scratchDb, fake, startDazd, joined, until, jobState, onCleanup } from './lib/outbound.mjs';
 
 const botLines = (srv, ch = 'lobby') => srv.chatLog(ch).filter((l) => l.username === 'DazBot').map((l) => l.msg);
 
@@ -74,4 +74,23 @@ test('emit queue completes on the server\'s queue broadcast and fails on queueFa
     const malformed = await psql(db, `SELECT daz.enqueue('cytube', 'chat', '{"txt": "typo"}', 'lobby')`);
     await until(async () => (await jobState(db, malformed)) === 'dead', { label: 'malformed payload dead at once' });
     assert.equal(await psql(db, `SELECT reason FROM daz.dead_letters WHERE id = ${malformed}`), 'fatal');
+});
+
+test('dazd needs no more than the daz_daemon role: leases, claims, acks and run_jobs', async (t) => {
+    const db = await scratchDb(t);
+    const role = `dazd_ob_${process.pid}`;
+    await psql('postgres', `CREATE ROLE ${role} LOGIN IN ROLE daz_daemon`);
+    onCleanup(t, () => psql('postgres', `DROP ROLE IF EXISTS ${role}`));
+    const srv = await fake(t);
+    const conninfo = `host=${process.env.PGHOST} port=${process.env.PGPORT} dbname=${db} user=${role}`;
+    const d = await startDazd(t, { db, srv, rooms: [{ channel: 'lobby' }], extra: { database: { conninfo } } });
+    await joined(srv, 'lobby');
+    assert.equal(await psql(db, `SELECT holder IS NOT NULL FROM daz.rooms WHERE room = 'lobby'`), 't', 'lease taken');
+    const id = await psql(db, `SELECT daz.say('lobby', 'as daz_daemon')`);
+    await until(async () => (await jobState(db, id)) === 'done', { label: 'say completed' });
+    await psql(db, `CREATE FUNCTION public.t_noop(p_job daz.jobs) RETURNS jsonb LANGUAGE sql AS $$ SELECT '{}'::jsonb $$`);
+    await psql(db, `GRANT EXECUTE ON FUNCTION public.t_noop(daz.jobs) TO daz_daemon`);
+    const bot = await psql(db, `SELECT daz.enqueue('bot', 'noop', '{}', NULL, 0, now(), NULL, NULL, 'public.t_noop(daz.jobs)'::regprocedure)`);
+    await until(async () => (await jobState(db, bot)) === 'done', { label: 'bot job run' });
+    assert.doesNotMatch(d.log(), /permission denied/);
 });

@@ -80,7 +80,7 @@ test('a lost NOTIFY costs latency, not work: the LISTEN connection killed, jobs 
     const srv = await fake(t);
     const d = await startDazd(t, { db, srv, rooms: [{ channel: 'lobby' }] }); // poll_ms 1000
     await joined(srv, 'lobby');
-    const pid = await until(() => psql(db, `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`), {
+    const pid = await until(() => psql(db, `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'dazd listen'`), {
         label: 'the LISTEN backend',
     });
     await psql(db, `SELECT pg_terminate_backend(${pid})`);
@@ -92,4 +92,40 @@ test('a lost NOTIFY costs latency, not work: the LISTEN connection killed, jobs 
     await psql(db, `SELECT daz.enqueue('cytube', 'chat', '{"text": "due later"}', 'lobby', 0::smallint, now() + interval '1 second')`);
     await srv.waitFor(() => botLines(srv).includes('due later'), 5000, 'the delayed line');
     await until(() => (d.log().match(/listening on daz_jobs/g) ?? []).length >= 2, { label: 'LISTEN again after the reconnect' });
+});
+
+test('SIGTERM hands back what was not sent: retried by the next dazd, nothing left running', async (t) => {
+    const db = await scratchDb(t);
+    const srv = await fake(t);
+    const rooms = [{ channel: 'lobby', pacing: { burst: 1, per_second: 0.5 } }];
+    const a = await startDazd(t, { db, srv, rooms });
+    await joined(srv, 'lobby');
+    const ids = (await psql(db, `SELECT daz.say('lobby', 'term ' || g) FROM generate_series(1, 4) g`)).split('\n');
+    await srv.waitFor(() => botLines(srv).includes('term 1'), 10000, 'term 1 said');
+    const r = await a.stop('SIGTERM');
+    assert.equal(r.code, 0, 'dazd exits 0');
+    assert.equal(await psql(db, `SELECT count(*) FROM daz.jobs WHERE id IN (${ids}) AND state = 'running'`), '0',
+        'no job left running (nothing waits for a lease to expire)');
+    assert.equal(await psql(db, `SELECT count(*) FROM daz.rooms WHERE holder IS NOT NULL`), '0', 'lease released');
+    await startDazd(t, { db, srv, rooms });
+    await allDone(db, ids, { nudge: true });
+    assert.equal(await psql(db, `SELECT count(*) FROM daz.dead_letters`), '0');
+    const lines = botLines(srv);
+    for (let g = 1; g <= 4; g++) assert.ok(lines.includes(`term ${g}`), `term ${g} reached the channel`);
+});
+
+test('jobs held when the connection drops are failed retryably and delivered after the reconnect', async (t) => {
+    const db = await scratchDb(t);
+    const srv = await fake(t);
+    await startDazd(t, { db, srv, rooms: [{ channel: 'lobby', pacing: { burst: 1, per_second: 0.5 } }] });
+    await joined(srv, 'lobby');
+    const ids = (await psql(db, `SELECT daz.say('lobby', 'held ' || g) FROM generate_series(1, 3) g`)).split('\n');
+    await srv.waitFor(() => botLines(srv).includes('held 1'), 10000, 'held 1 said');
+    srv.drop('lobby');
+    await until(async () => Number(await psql(db, `SELECT count(*) FROM daz.jobs WHERE id IN (${ids}) AND last_error IN ('room offline', 'connection lost')`)) >= 2, {
+        label: 'the held jobs failed with room offline',
+    });
+    await allDone(db, ids, { nudge: true });
+    assert.equal(await psql(db, `SELECT count(*) FROM daz.dead_letters`), '0');
+    for (let g = 1; g <= 3; g++) assert.ok(botLines(srv).includes(`held ${g}`), `held ${g} reached the channel`);
 });

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { psql, scratchDb, fake, startDazd, joined, sent, until, jobState } from './lib/outbound.mjs';
+import { freePort, parseMetrics, metricSum } from './lib/dazd.mjs';
 
 async function allDone(db, ids, timeoutMs = 20000) {
     const list = ids.join(',');
@@ -16,7 +17,8 @@ async function allDone(db, ids, timeoutMs = 20000) {
 test('daz.say appears at the server and the job completes on the echo', async (t) => {
     const db = await scratchDb(t);
     const srv = await fake(t);
-    await startDazd(t, { db, srv, rooms: [{ channel: 'lobby' }] });
+    const port = await freePort();
+    await startDazd(t, { db, srv, rooms: [{ channel: 'lobby' }], extra: { http: { listen: `127.0.0.1:${port}` } } });
     await joined(srv, 'lobby');
     const id = await psql(db, `SELECT daz.say('lobby', 'hi <there> & see https://example.com/x?a=1&b=2')`);
     const f = await srv.waitForFrame('lobby', (x) => x.event === 'chatMsg' && x.user === 'DazBot', 10000);
@@ -24,6 +26,13 @@ test('daz.say appears at the server and the job completes on the echo', async (t
     await until(async () => (await jobState(db, id)) === 'done', { label: `job ${id} done` });
     const result = await psql(db, `SELECT result FROM daz.job_results WHERE id = ${id}`);
     assert.deepEqual(JSON.parse(result), { sent: 1, confirmed: true }, 'confirmed by the escaped, link-wrapped echo');
+    const m = parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    const lobbyChat = { room: 'lobby', kind: 'chat' };
+    assert.equal(metricSum(m, 'dazd_outbound_jobs_claimed_total', lobbyChat), 1);
+    assert.equal(metricSum(m, 'dazd_outbound_frames_sent_total', lobbyChat), 1);
+    assert.equal(metricSum(m, 'dazd_outbound_jobs_confirmed_total', lobbyChat), 1);
+    assert.equal(metricSum(m, 'dazd_outbound_claim_to_frame_seconds_count', { room: 'lobby' }), 1);
+    assert.equal(metricSum(m, 'dazd_leases_held'), 1);
 });
 
 test('daz.pm reaches the recipient and completes on the echo', async (t) => {

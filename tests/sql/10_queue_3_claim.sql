@@ -1,6 +1,6 @@
 -- 10_queue_3_claim.sql — daz.claim: order, schedule, rooms, leases, pause, complete, extend_lease.
 BEGIN;
-SELECT plan(30);
+SELECT plan(38);
 
 INSERT INTO daz.queues (name, lease, comment) VALUES ('tq_claim', '45 seconds', 'test queue');
 
@@ -85,6 +85,21 @@ SELECT is_empty($$SELECT * FROM daz.claim('tq_rooms', 'w', 10)$$, 'a paused queu
 SELECT is(daz.resume('tq_rooms'), true, 'resume reports that the queue was paused');
 SELECT is((SELECT count(*)::int FROM daz.claim('tq_rooms', 'w', 10)), 2, 'a resumed queue hands out its jobs again');
 SELECT throws_ok($$SELECT daz.pause('nope')$$, '22023', 'daz.pause: unknown queue "nope"', 'pause names an unknown queue');
+
+-- pause a room
+CREATE TEMP TABLE seeded3 AS SELECT daz.enqueue_many(jsonb_build_array(
+    jsonb_build_object('queue', 'tq_rooms', 'kind', 'held', 'room', 'a'),
+    jsonb_build_object('queue', 'tq_rooms', 'kind', 'free', 'room', 'b', 'priority', 1)));
+SELECT is(daz.pause_room('a', 'tq_rooms', 'testing'), true, 'pause_room holds a room');
+SELECT is(daz.pause_room('a', 'tq_rooms'), false, 'pausing it again reports no change');
+SELECT is((SELECT paused_rooms FROM daz.queue_overview WHERE queue = 'tq_rooms'), ARRAY['a'], 'queue_overview lists paused rooms');
+SELECT is((SELECT array_agg(kind) FROM daz.claim('tq_rooms', 'w', 10, ARRAY['a', 'b'])), ARRAY['free'],
+          'a claim for rooms a and b skips the paused room a');
+SELECT is_empty($$SELECT * FROM daz.claim('tq_rooms', 'w', 10)$$, 'a claim without a room list skips it too');
+SELECT is(daz.resume_room('a', 'tq_rooms'), true, 'resume_room releases it');
+SELECT is((SELECT array_agg(kind) FROM daz.claim('tq_rooms', 'w', 10)), ARRAY['held'], 'and its job is handed out again');
+SELECT throws_ok($$SELECT daz.pause_room('a', 'nope')$$, '22023', 'daz.pause_room: unknown queue "nope"',
+                 'pause_room names an unknown queue');
 
 -- bad arguments
 SELECT throws_ok($$SELECT * FROM daz.claim('nope', 'w')$$, '22023', 'daz.claim: unknown queue "nope"', 'claim: unknown queue');

@@ -1,6 +1,6 @@
 -- 10_queue_6_roles.sql — role boundaries: what daz_daemon, daz_operator and daz_reader may and may not do.
 BEGIN;
-SELECT plan(44);
+SELECT plan(47);
 
 CREATE TEMP TABLE j AS
 SELECT 'chat'::text AS what, daz.say('lobby', 'hi') AS id
@@ -37,6 +37,7 @@ SELECT throws_ok($$SELECT daz.say('lobby', 'x')$$, '42501', NULL, 'daemon: may n
 SELECT throws_ok($$SELECT daz.retry_dead(1)$$, '42501', NULL, 'daemon: may not retry dead letters');
 SELECT throws_ok($$SELECT daz.cancel(1)$$, '42501', NULL, 'daemon: may not cancel');
 SELECT throws_ok($$SELECT daz.pause('cytube')$$, '42501', NULL, 'daemon: may not pause');
+SELECT throws_ok($$SELECT daz.pause_room('lobby')$$, '42501', NULL, 'daemon: may not pause a room');
 SELECT throws_ok($$SELECT * FROM daz.jobs$$, '42501', NULL, 'daemon: may not read daz.jobs');
 SELECT throws_ok($$SELECT * FROM daz.queue_overview$$, '42501', NULL, 'daemon: may not read the views');
 SELECT throws_ok($$SELECT daz.rescue_expired()$$, '42501', NULL, 'daemon: may not run maintenance');
@@ -55,6 +56,8 @@ SELECT is(daz.retry_dead((SELECT id FROM j WHERE what = 'chat2')), (SELECT id FR
           'operator: retries a dead letter');
 SELECT is(daz.pause('cytube'), true, 'operator: pauses');
 SELECT is(daz.resume('cytube'), true, 'operator: resumes');
+SELECT is(daz.pause_room('lobby'), true, 'operator: pauses a room''s output');
+SELECT is(daz.resume_room('lobby'), true, 'operator: resumes a room''s output');
 SELECT is((SELECT status FROM daz.job_status((SELECT id FROM j WHERE what = 'chat'))), 'completed', 'operator: job_status');
 SELECT ok((SELECT count(*) FROM daz.jobs) > 0 AND (SELECT count(*) FROM daz.queue_overview) >= 3,
           'operator: reads tables and views');

@@ -1,6 +1,6 @@
 -- 10_queue_9_head_of_line.sql — 100,000 future jobs and 100,000 dead letters do not slow a claim.
 BEGIN;
-SELECT plan(5);
+SELECT plan(7);
 
 INSERT INTO daz.queues (name, comment) VALUES ('tq_hol', 'test queue');
 -- Future jobs at every priority (the worst case sits above the runnable job: priority 3), in 4 rooms.
@@ -53,6 +53,17 @@ END
 $$;
 SELECT matches(pg_temp.plan_text(), 'Index Cond: \(\(queue = .*\(priority = 3\) AND \(run_at <= now\(\)\)\)',
                'the claim probe bounds priority and run_at in the index condition');
+
+-- A room filter uses the per-room index: 20,000 runnable jobs of another room are not walked over.
+INSERT INTO daz.jobs (queue, kind, room, priority, run_at, max_attempts)
+SELECT 'tq_hol', 'busy', 'busy', 3, now() - interval '1 minute', 5 FROM generate_series(1, 20000) g;
+CREATE TEMP TABLE quiet AS SELECT daz.enqueue('tq_hol', 'quiet', '{}', 'quiet', 0) AS id;
+ANALYZE daz.jobs;
+CREATE TEMP TABLE fetched AS SELECT pg_stat_get_xact_tuples_fetched('daz.jobs'::regclass) AS n;
+CREATE TEMP TABLE got AS SELECT id FROM daz.claim('tq_hol', 'w', 5, ARRAY['quiet', 'r2']);
+SELECT is((SELECT array_agg(id) FROM got), ARRAY[(SELECT id FROM quiet)], 'the room-filtered claim gets the quiet room''s job');
+SELECT cmp_ok(pg_stat_get_xact_tuples_fetched('daz.jobs'::regclass) - (SELECT n FROM fetched), '<', 100::bigint,
+              'and fetched a handful of rows, not the 20,000 runnable ones of the busy room');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -361,6 +361,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "feed: %s", PQerrorMessage(conn));
 		return 1;
 	}
+	if (getenv("FEED_PAUSE")) {
+		/* Lets a profiler attach to the serving backend first. */
+		fprintf(stderr, "feed: backend pid %d\n", PQbackendPID(conn));
+		sleep((unsigned)atoi(getenv("FEED_PAUSE")));
+	}
 	if (strcmp(argv[1], "ingest") == 0) {
 		long batch = strtol(argv[3], NULL, 10);
 

@@ -110,14 +110,14 @@ while len(events) < n_events:
             emit(ts, room, 'usercount', ['user', 'presence'], None, None, len(online[room]))
     elif x < 0.95:
         k = rnd.random()
-        if k < 0.35 or not plist[room]:
+        if (k < 0.35 and len(plist[room]) < 60) or not plist[room]:
             u = uid[room]
             uid[room] += 1
             after = plist[room][-1] if plist[room] else 'prepend'
             plist[room].append(u)
             emit(ts, room, 'queue', ['media', 'queue'], None, None,
                  {'item': {'media': media(u), 'uid': u, 'temp': True, 'queueby': rnd.choice(names[room])}, 'after': after})
-        elif k < 0.5 and len(plist[room]) > 3:
+        elif k < 0.5 and len(plist[room]) > 3 or len(plist[room]) >= 60:
             u = plist[room].pop(0)
             emit(ts, room, 'delete', ['media', 'queue'], None, None, {'uid': u})
         elif k < 0.6 and len(plist[room]) > 3:

@@ -5,6 +5,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { io } from 'socket.io-client';
 import { startFakeCytube } from '../../fake-cytube/server.mjs';
 import { psql, until, dazdPath } from '../../integration/lib/outbound.mjs';
 
@@ -20,7 +22,7 @@ function pct(xs, p) {
     const s = [...xs].sort((a, b) => a - b);
     return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 }
-const fmt = (x) => `${x.toFixed(1)} ms`;
+const fmt = (x) => (x === undefined ? 'n/a' : `${x.toFixed(1)} ms`);
 
 // The bot's command set is not part of this benchmark: a minimal !ping handler stands in for it.
 await psql(db, `CREATE OR REPLACE FUNCTION daz.cmd_dispatch(p_job daz.jobs) RETURNS jsonb
@@ -33,7 +35,7 @@ await psql(db, `CREATE OR REPLACE FUNCTION daz.cmd_dispatch(p_job daz.jobs) RETU
         RETURN '{}';
     END $$`);
 
-const srv = await startFakeCytube({ channels: { bench: {} }, accounts: { DazBot: 'secret' }, maxFrames: 1_000_000 });
+const srv = await startFakeCytube({ channels: { bench: {} }, accounts: { DazBot: 'secret', RefBot: 'secret' }, maxFrames: 1_000_000 });
 // "pacing disabled (a moderator-like room setting)": the fake's limiter must not drop the bot either.
 const unlimited = { burst: 1e12, sustained: 1e12, cooldown: 1 };
 const dir = await mkdtemp(path.join(tmpdir(), 'dazd-bench-'));
@@ -57,9 +59,39 @@ const stop = async () => {
 try {
     await srv.waitFor(() => srv.state('bench').users.some((u) => u.name === 'DazBot'), 15000, 'DazBot joined');
     srv.channel('bench').chatLimit = () => unlimited;
+    const cpu = () => {
+        const f = readFileSync(`/proc/${dazd.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, seconds (USER_HZ 100)
+    };
+
+    // ---- 0. reference: a bare socket.io client sends N lines itself (no database, no dazd) ------
+    {
+        const sock = io(srv.url, { transports: ['websocket'] });
+        await new Promise((r) => sock.on('connect', r));
+        sock.emit('joinChannel', { name: 'bench' });
+        sock.emit('login', { name: 'RefBot', pw: 'secret' });
+        await srv.waitFor(() => srv.state('bench').users.some((u) => u.name === 'RefBot'), 10000, 'RefBot joined');
+        let echoed = 0;
+        let lastEcho = 0;
+        sock.on('chatMsg', (m) => {
+            if (m.username === 'RefBot') {
+                echoed++;
+                lastEcho = now();
+            }
+        });
+        const r0 = now();
+        for (let k = 0; k < N; k++) sock.emit('chatMsg', { msg: `r ${k}`, meta: {} });
+        await srv.waitFor(() => echoed >= N, 60000, 'every reference echo');
+        console.log(`reference: a bare socket.io client writes ${N} lines and gets every echo in ${fmt(lastEcho - r0)}: ` +
+            `${Math.round(N / ((lastEcho - r0) / 1000))} lines/s (the fake server's own ceiling on this machine)`);
+        sock.close();
+    }
 
     // ---- 1. steady: N jobs at RATE/s, one daz.say per statement, through one psql session ----
     const feed = spawn('psql', ['-X', '-q', '-At', '-d', db], { stdio: ['pipe', 'ignore', 'inherit'] });
+    // one operator session; its commits need not wait for the disk (the latency counts from created_at)
+    feed.stdin.write('SET synchronous_commit = off;\n');
+    const c1 = cpu();
     const t0 = now();
     let i = 0;
     await new Promise((resolve) => {
@@ -78,8 +110,10 @@ try {
     await new Promise((r) => feed.on('exit', r));
     const steady = await collect('s ', N, 60000);
     report(`steady ${RATE}/s`, steady);
+    console.log(`  dazd CPU: ${(cpu() - c1).toFixed(2)} s for ${N} jobs (${(((cpu() - c1) / N) * 1e6).toFixed(0)} µs per job, echo ingest included)`);
 
     // ---- 2. burst: N jobs in one statement -------------------------------------------------------
+    const c2 = cpu();
     const b0 = now();
     await psql(db, `SELECT count(daz.say('bench', 'b ' || g)) FROM generate_series(0, ${N - 1}) g`);
     const burst = await collect('b ', N, 120000);
@@ -87,6 +121,7 @@ try {
     console.log(`burst: ${N} jobs committed in one statement; all frames at the server ${fmt(last - b0)} after the start: ` +
         `${Math.round(N / ((last - b0) / 1000))} jobs/s end to end`);
     report('burst', burst);
+    console.log(`  dazd CPU: ${(cpu() - c2).toFixed(2)} s for ${N} jobs`);
 
     // ---- 3. !ping → pong round trip while the fake floods FLOOD events/s ------------------------
     const flood = srv.flood('bench', { rate: FLOOD, seconds: Math.ceil(PINGS / 10) + 5, name: 'Flooder' });
@@ -102,11 +137,7 @@ try {
         await new Promise((r) => setTimeout(r, 100));
     }
     const rtt = [];
-    await srv.waitFor(
-        () => srv.getFrames('bench', { event: 'chatMsg' }).filter((f) => f.user === 'DazBot' && sentAt.has(f.args[0].msg)).length >= PINGS,
-        30000,
-        'every pong',
-    );
+    await botFrames((m) => sentAt.has(m), PINGS, 30000, 'every pong');
     for (const f of srv.getFrames('bench', { event: 'chatMsg' }))
         if (f.user === 'DazBot' && sentAt.has(f.args[0].msg)) rtt.push(f.t - sentAt.get(f.args[0].msg));
     flood.stop();
@@ -115,19 +146,61 @@ try {
     console.log(`round trip (ingest.flush_ms ${FLUSH_MS}): ${PINGS} "!ping" lines every 100 ms while the fake flooded ${FLOOD} events/s ` +
         `(${res.sent} flood lines in ${((now() - t3) / 1000).toFixed(1)} s, ${stored} stored so far)`);
     console.log(`  !ping said → pong frame at the server: p50 ${fmt(pct(rtt, 50))}, p99 ${fmt(pct(rtt, 99))}, max ${fmt(Math.max(...rtt))}`);
+    // Where the time goes: said → frame received by dazd (events.received_at) → ingest transaction
+    // that stored it and created the command job (created_at) → daz.run_jobs transaction that ran
+    // the handler (completed_at) → pong frame at the server (claim, send).
+    const rows = (await psql(db, `
+        SELECT e.payload->>'msg', extract(epoch FROM e.received_at) * 1000, extract(epoch FROM b.created_at) * 1000,
+               extract(epoch FROM b.completed_at) * 1000, extract(epoch FROM p.created_at) * 1000
+          FROM daz.events e
+          JOIN daz.job_results b ON b.queue = 'bot' AND b.correlation_id = e.id::text
+          JOIN daz.job_results p ON p.queue = 'cytube' AND p.payload->>'text' = 'pong' || substr(e.payload->>'msg', 6)
+         WHERE e.type = 'chatMsg' AND e.actor = 'Pinger'`)).split('\n').map((l) => l.split('|'));
+    const frameAt = new Map();
+    for (const f of srv.frames) if (f.user === 'DazBot' && f.event === 'chatMsg' && sentAt.has(f.args[0].msg)) frameAt.set(f.args[0].msg, f.t);
+    const st = { received: [], stored: [], handled: [], sent: [] };
+    for (const [msg, recv, bc, bd] of rows) {
+        const key = 'pong' + msg.slice(5);
+        if (!sentAt.has(key) || !frameAt.has(key)) continue;
+        st.received.push(Number(recv) - sentAt.get(key));
+        st.stored.push(Number(bc) - Number(recv));
+        st.handled.push(Number(bd) - Number(bc));
+        st.sent.push(frameAt.get(key) - Number(bd));
+    }
+    console.log(`  stages (p50 / p99): said → received by dazd ${fmt(pct(st.received, 50))} / ${fmt(pct(st.received, 99))}; ` +
+        `→ ingest transaction ${fmt(pct(st.stored, 50))} / ${fmt(pct(st.stored, 99))}; ` +
+        `→ run_jobs transaction ${fmt(pct(st.handled, 50))} / ${fmt(pct(st.handled, 99))}; ` +
+        `→ pong at the server ${fmt(pct(st.sent, 50))} / ${fmt(pct(st.sent, 99))}`);
     const dead = await psql(db, `SELECT count(*) FROM daz.dead_letters`);
     console.log(`dead letters: ${dead}`);
 } finally {
     await stop();
 }
 
+/*
+ * Wait (polling, scanning only frames recorded since the last look) until count frames of the bot
+ * satisfy pred. The fake server runs in this process: a check on every recorded frame would cost
+ * it O(frames) each time and slow down the very thing being measured.
+ */
+async function botFrames(pred, count, timeoutMs, label) {
+    let seen = 0;
+    let next = 0;
+    await until(
+        () => {
+            const fr = srv.frames;
+            for (; next < fr.length; next++) {
+                const f = fr[next];
+                if (f.user === 'DazBot' && f.event === 'chatMsg' && pred(f.args[0].msg)) seen++;
+            }
+            return seen >= count;
+        },
+        { timeoutMs, intervalMs: 100, label },
+    );
+}
+
 // Frames of the bot whose text starts with prefix, joined to their jobs' created_at.
 async function collect(prefix, n, timeoutMs) {
-    await srv.waitFor(
-        () => srv.getFrames('bench', { event: 'chatMsg' }).filter((f) => f.user === 'DazBot' && f.args[0].msg.startsWith(prefix)).length >= n,
-        timeoutMs,
-        `${n} frames "${prefix}…"`,
-    );
+    await botFrames((m) => m.startsWith(prefix), n, timeoutMs, `${n} frames "${prefix}…"`);
     await until(async () => Number(await psql(db, `SELECT count(*) FROM daz.job_results WHERE payload->>'text' LIKE '${prefix}%'`)) >= n, {
         timeoutMs,
         intervalMs: 200,
@@ -151,6 +224,12 @@ async function collect(prefix, n, timeoutMs) {
 
 function report(name, r) {
     const span = (Math.max(...r.frames) - Math.min(...r.frames)) / 1000;
+    const start = Math.min(...r.frames);
+    const slow = r.lat.map((l, k) => [l, (r.frames[k] - start) / 1000]).filter(([l]) => l > 20);
     console.log(`${name}: ${r.lat.length} jobs, enqueue → frame at the server p50 ${fmt(pct(r.lat, 50))}, p99 ${fmt(pct(r.lat, 99))}, ` +
         `max ${fmt(Math.max(...r.lat))}; ${Math.round(r.lat.length / span)} jobs/s over ${span.toFixed(2)} s; confirmed by echo ${r.confirmed}`);
+    if (slow.length && slow.length < r.lat.length / 2) {
+        const secs = [...new Set(slow.map(([, at]) => Math.floor(at)))];
+        console.log(`  ${slow.length} jobs over 20 ms, written during second(s) ${secs.slice(0, 12).join(', ')} of the run`);
+    }
 }

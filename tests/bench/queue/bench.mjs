@@ -63,24 +63,35 @@ async function dazDrain(name, batch) {
     await dazReset(admin);
     const enqueueMs = await dazEnqueue(admin, JOBS);
     await admin.query('VACUUM ANALYZE daz.jobs');
+    await admin.query('CHECKPOINT');
+    // Each worker claims on one connection and acknowledges on another without waiting for the
+    // acknowledgement before its next claim: the way graphile-worker's runner works (it does not
+    // await completeJob before fetching the next job), so both pipeline the same way.
     const clients = await Promise.all(Array.from({ length: WORKERS }, client));
+    const ackers = await Promise.all(Array.from({ length: WORKERS }, client));
     const check = deadline(name);
     let handled = 0;
     const t0 = now();
     await Promise.all(clients.map(async (c, w) => {
+        const acks = [];
         for (;;) {
             check();
-            const r = await c.query('SELECT id FROM daz.claim($1, $2, $3)', ['bench', `w${w}`, batch]);
-            if (r.rows.length === 0) return;
+            // Named (prepared) statements, as graphile-worker uses by default.
+            const r = await c.query({ name: 'claim', text: 'SELECT id FROM daz.claim($1, $2, $3)',
+                                      values: ['bench', `w${w}`, batch] });
+            if (r.rows.length === 0) break;
             // the no-op handler
             handled += r.rows.length;
-            await c.query('SELECT daz.complete($1::bigint[])', [r.rows.map((x) => x.id)]);
+            acks.push(ackers[w].query({ name: 'complete', text: 'SELECT daz.complete($1::bigint[])',
+                                        values: [r.rows.map((x) => x.id)] }));
+            if (acks.length > 64) await Promise.all(acks.splice(0));
         }
+        await Promise.all(acks);
     }));
     const ms = now() - t0;
     const left = (await admin.query(`SELECT count(*)::int AS n FROM daz.jobs`)).rows[0].n;
     const done = (await admin.query(`SELECT count(*)::int AS n FROM daz.job_results WHERE queue = 'bench'`)).rows[0].n;
-    await Promise.all(clients.map((c) => c.end()));
+    await Promise.all([...clients, ...ackers].map((c) => c.end()));
     await admin.end();
     report({ phase: name, jobs: JOBS, workers: WORKERS, batch, handled, completed: done, left,
              enqueue_ms: Math.round(enqueueMs), enqueue_jobs_s: Math.round(JOBS / (enqueueMs / 1000)),
@@ -103,23 +114,46 @@ async function dazLatency() {
     await dazEnqueue(c, SAMPLES * 2, { room: 'room1' });
     await c.query('VACUUM ANALYZE daz.jobs');
     await c.query('VACUUM ANALYZE daz.dead_letters');
+    await c.query('CHECKPOINT');
     const out = {};
     for (const [label, limit, rooms] of [['claim1', 1, null], ['claim100', 100, null], ['claim1_rooms', 1, ['room1', 'room2']]]) {
         const lat = [];
+        const srv = [];
         const check = deadline('daz-latency');
         const n = label === 'claim100' ? Math.floor(SAMPLES / 100) : Math.floor(SAMPLES / 2);
         for (let i = 0; i < n; i++) {
             check();
             const t0 = now();
-            const r = await c.query('SELECT id FROM daz.claim($1, $2, $3, $4)', ['bench', 'lat', limit, rooms]);
+            // The aggregate is computed after the claim returned: its clock_timestamp() minus the
+            // statement start is the server-side time of the claim (no commit, no network).
+            const r = await c.query(`SELECT array_agg(id) AS ids,
+                                            extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 AS ms
+                                       FROM daz.claim($1, $2, $3, $4)`, ['bench', 'lat', limit, rooms]);
             lat.push(now() - t0);
-            if (r.rows.length === 0) throw new Error('latency: ran out of runnable jobs');
-            await c.query('SELECT daz.complete($1::bigint[])', [r.rows.map((x) => x.id)]);
+            srv.push(Number(r.rows[0].ms));
+            if (!r.rows[0].ids) throw new Error('latency: ran out of runnable jobs');
+            await c.query('SELECT daz.complete($1::bigint[])', [r.rows[0].ids]);
         }
         lat.sort((a, b) => a - b);
+        srv.sort((a, b) => a - b);
         out[label] = { samples: n, p50_ms: +pct(lat, 50).toFixed(3), p99_ms: +pct(lat, 99).toFixed(3),
-                       max_ms: +lat[lat.length - 1].toFixed(3) };
+                       max_ms: +lat[lat.length - 1].toFixed(3),
+                       server_p50_ms: +pct(srv, 50).toFixed(3), server_p99_ms: +pct(srv, 99).toFixed(3) };
     }
+    // Reference: the round trip of a trivial one-row UPDATE and its commit on the same cluster,
+    // i.e. what a commit (WAL flush) costs on this disk at this moment.
+    await c.query('CREATE TABLE IF NOT EXISTS public.bench_ref (id int PRIMARY KEY, n int)');
+    await c.query('INSERT INTO public.bench_ref VALUES (1, 0) ON CONFLICT DO NOTHING');
+    const ref = [];
+    for (let i = 0; i < Math.floor(SAMPLES / 2); i++) {
+        const t0 = now();
+        await c.query('UPDATE public.bench_ref SET n = n + 1 WHERE id = 1');
+        ref.push(now() - t0);
+    }
+    ref.sort((a, b) => a - b);
+    out.update_commit = { samples: ref.length, p50_ms: +pct(ref, 50).toFixed(3), p99_ms: +pct(ref, 99).toFixed(3),
+                          max_ms: +ref[ref.length - 1].toFixed(3) };
+    await c.query('DROP TABLE public.bench_ref');
     const plan = (await c.query(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
         SELECT j.id FROM daz.jobs j WHERE j.queue = 'bench' AND j.state = 'ready' AND j.priority = 3
            AND j.run_at <= now() ORDER BY j.run_at, j.id LIMIT 1 FOR UPDATE SKIP LOCKED`)).rows.map((r) => r['QUERY PLAN']);
@@ -142,6 +176,7 @@ async function graphile(name, preset) {
     }
     const enqueueMs = now() - t0e;
     await admin.query('VACUUM ANALYZE graphile_worker._private_jobs');
+    await admin.query('CHECKPOINT');
     let handled = 0;
     const check = deadline(name);
     const t0 = now();
@@ -173,7 +208,7 @@ async function graphile(name, preset) {
 // ---------------------------------------------------------------- pg-boss
 async function pgboss(name, batch) {
     const boss = new PgBoss({ host: process.env.PGHOST, port: Number(process.env.PGPORT), user: process.env.PGUSER,
-                              database: process.env.PGDATABASE, max: WORKERS + 2, schedule: false, supervise: false });
+                              database: process.env.PGDATABASE, max: 2 * WORKERS + 2, schedule: false, supervise: false });
     boss.on('error', (e) => console.error(`pg-boss: ${e.message}`));
     await boss.start();
     const q = 'bench';
@@ -186,17 +221,23 @@ async function pgboss(name, batch) {
         await boss.insert(q, jobs);
     }
     const enqueueMs = now() - t0e;
+    const admin = await client();
+    await admin.query('CHECKPOINT');
+    await admin.end();
     const check = deadline(name);
     let handled = 0;
     const t0 = now();
     await Promise.all(Array.from({ length: WORKERS }, async () => {
+        const acks = [];
         for (;;) {
             check();
             const jobs = await boss.fetch(q, { batchSize: batch });
-            if (!jobs || jobs.length === 0) return;
+            if (!jobs || jobs.length === 0) break;
             handled += jobs.length;
-            await boss.complete(q, jobs.map((j) => j.id));
+            acks.push(boss.complete(q, jobs.map((j) => j.id)));   // not awaited before the next fetch
+            if (acks.length > 64) await Promise.all(acks.splice(0));
         }
+        await Promise.all(acks);
     }));
     const ms = now() - t0;
     const stats = await boss.getQueueStats?.(q).catch(() => null);

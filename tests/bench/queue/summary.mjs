@@ -30,17 +30,23 @@ for (const name of ['daz-batch100', 'daz-single', 'graphile-default', 'graphile-
 const l = by['daz-claim-latency'];
 if (l && !l.error) {
     lines.push('');
-    lines.push(`Claim latency (client round trip over the unix socket) with ${fmt(l.future)} jobs scheduled for later ` +
-               `(at every priority) and ${fmt(l.dead)} dead letters present:`);
+    lines.push(`Claim latency with ${fmt(l.future)} jobs scheduled for later ` +
+               `(at every priority) and ${fmt(l.dead)} dead letters present. Round trip: from the client over ` +
+               `the unix socket, including the commit (an fsync). In server: inside the statement, no commit, no network.`);
     lines.push('');
-    lines.push('| claim | samples | p50 | p99 | max |');
-    lines.push('|---|---:|---:|---:|---:|');
+    lines.push('| claim | samples | round trip p50 | round trip p99 | round trip max | in server p50 | in server p99 |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|');
     for (const [k, label] of [['claim1', 'daz.claim(.., 1)'], ['claim100', 'daz.claim(.., 100)'], ['claim1_rooms', 'daz.claim(.., 1, rooms)']]) {
         const x = l[k];
-        if (x) lines.push(`| ${label} | ${x.samples} | ${x.p50_ms} ms | ${x.p99_ms} ms | ${x.max_ms} ms |`);
+        if (x) lines.push(`| ${label} | ${x.samples} | ${x.p50_ms} ms | ${x.p99_ms} ms | ${x.max_ms} ms | ` +
+                          `${x.server_p50_ms} ms | ${x.server_p99_ms} ms |`);
+    }
+    if (l.update_commit) {
+        const u = l.update_commit;
+        lines.push(`| reference: one-row UPDATE + commit | ${u.samples} | ${u.p50_ms} ms | ${u.p99_ms} ms | ${u.max_ms} ms | | |`);
     }
     lines.push('');
-    lines.push('Plan of the priority-3 probe (all 25,000 priority-3 jobs are in the future): `' + l.plan_priority3 + '`');
+    lines.push('Plan of the priority-3 probe (every priority-3 job is in the future): `' + l.plan_priority3 + '`');
 } else if (l) {
     lines.push(`claim latency: error: ${l.error}`);
 }

@@ -1,22 +1,19 @@
-// outbound.mjs — helpers for the dazd outbound tests: a scratch database, the fake CyTube server,
-// dazd processes with a generated config, SQL through psql, and waiting on conditions.
-import { execFile, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
+// outbound.mjs — helpers for the dazd outbound tests (on top of dazd.mjs): clean-ups that run
+// last-in first-out (dazd stops before its database is dropped), the fake server with the bot's
+// account, dazd with a generated config, job states, and polling on conditions.
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startFakeCytube } from '../../fake-cytube/server.mjs';
+import { psql as psqlRaw, root, dazdBin } from './dazd.mjs';
 
-const run = promisify(execFile);
-export const root = process.env.DAZ_ROOT ?? path.resolve(import.meta.dirname, '../../..');
-export const dazdPath = process.env.DAZD ?? path.join(root, 'dazd');
+export { root };
+export const dazdPath = dazdBin;
 
 /** Run SQL in db with psql; returns trimmed unaligned output (rows by newline, fields by |). */
 export async function psql(db, sql) {
-    const { stdout } = await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql], {
-        maxBuffer: 64 * 1024 * 1024,
-    });
-    return stdout.trim();
+    return (await psqlRaw(db, sql)).trim();
 }
 
 /*
