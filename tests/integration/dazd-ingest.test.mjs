@@ -129,8 +129,12 @@ test('malformed, binary, deep and oversized frames are counted by reason and daz
     for (const kind of ['malformed', 'notjson', 'binary', 'nested', 'emptyEvent', 'badType', 'oversized'])
         fake.sendBadFrame('lobby', BOT, kind, { size: 1100000, depth: 10000 });
     fake.sendBadFrame('lobby', BOT, 'wrongTypes');
+    // A large valid frame arrives in several reads and is reassembled whole.
+    const big = 'b'.repeat(600000);
+    fake.sendRaw('lobby', BOT, `42["chatMsg",{"username":"Alice","msg":"${big}","meta":{},"time":${Date.now()}}]`);
     fake.say('lobby', 'Alice', 'still alive');
     await waitFor(async () => (await sql(`SELECT count(*) FROM daz.events WHERE payload->>'msg' = 'still alive'`)) === '1', 5000, 'line after bad frames');
+    assert.equal(await sql(`SELECT length(payload->>'msg') FROM daz.events WHERE payload->>'msg' LIKE 'bbbb%'`), '600000');
     const m = parseMetrics((await dazd.http('/metrics')).text);
     const rejected = metricSum(m, 'dazd_frames_rejected_total', { room: 'lobby' });
     assert.ok(rejected >= 7, `7 frames rejected, got ${rejected}`);
