@@ -1,0 +1,128 @@
+-- queue_claim.sql — daz.claim: hand out runnable jobs with FOR UPDATE SKIP LOCKED.
+
+-- Unchecked claim used by daz.claim and daz.run_jobs. One statement probes the priority levels
+-- highest first (a LATERAL subquery per level): "priority = p AND run_at <= now()" is a range on
+-- the claim index, so jobs scheduled for later are never visited however many there are. The
+-- nested loop yields level 3's rows before level 2's and the outer LIMIT stops pulling once it
+-- has enough, so no row is locked that is not claimed. The UPDATE takes the locked ids as an
+-- array (primary key lookups): joined to the CTE instead, a cached generic plan cannot know the
+-- LIMIT and hashes the whole table. The generic plan is the right one whatever the arguments, and
+-- forcing it saves re-planning on every call (a custom plan looks cheaper for LIMIT 1, so the plan
+-- cache would otherwise plan each claim afresh).
+CREATE OR REPLACE FUNCTION daz.queue_claim(p_queue text, p_worker text, p_limit integer,
+                                           p_rooms text[], p_lease interval) RETURNS SETOF daz.jobs
+LANGUAGE plpgsql
+SET search_path = pg_catalog, daz, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+DECLARE
+    v_lease  interval;
+    v_paused text[];
+    v_rooms  text[] := p_rooms;
+BEGIN
+    -- The lease, and the rooms held by daz.pause_room (taken out of the room list, or filtered out
+    -- without one).
+    SELECT coalesce(p_lease, q.lease), (SELECT array_agg(pr.room) FROM daz.paused_rooms pr WHERE pr.queue = q.name)
+      INTO v_lease, v_paused
+      FROM daz.queues q
+     WHERE q.name = p_queue AND NOT q.paused;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF v_rooms IS NOT NULL THEN
+        v_rooms := ARRAY(SELECT DISTINCT r FROM unnest(v_rooms) AS r
+                          WHERE r IS NOT NULL AND (v_paused IS NULL OR r <> ALL (v_paused)));
+    END IF;
+    IF v_rooms IS NULL THEN
+        RETURN QUERY
+        WITH c AS MATERIALIZED (
+            SELECT x.id
+              FROM (VALUES (3), (2), (1), (0)) AS p(prio)
+             CROSS JOIN LATERAL (
+                   SELECT j.id FROM daz.jobs j
+                    WHERE j.queue = p_queue AND j.state = 'ready' AND j.priority = p.prio AND j.run_at <= now()
+                      AND (v_paused IS NULL OR j.room IS NULL OR j.room <> ALL (v_paused))
+                    ORDER BY j.run_at, j.id
+                    LIMIT p_limit
+                      FOR UPDATE SKIP LOCKED) AS x
+             LIMIT p_limit
+        ), u AS (
+            UPDATE daz.jobs j
+               SET state = 'running', attempts = j.attempts + 1, lease_until = now() + v_lease, locked_by = p_worker
+             WHERE j.id = ANY (ARRAY(SELECT c.id FROM c))
+            RETURNING j.*
+        )
+        SELECT * FROM u ORDER BY u.priority DESC, u.run_at, u.id;
+    ELSE
+        -- With a room list: one probe per level and room on the per-room claim index, merged by
+        -- run_at within the level. This may lock up to p_limit rows per room of one level while
+        -- claiming p_limit; the extra rows stay ready and are released at commit (a room is held
+        -- by one daemon, so nobody else is waiting for them).
+        RETURN QUERY
+        WITH c AS MATERIALIZED (
+            SELECT x.id
+              FROM (VALUES (3), (2), (1), (0)) AS p(prio)
+             CROSS JOIN LATERAL (
+                   SELECT y.id
+                     FROM unnest(v_rooms) AS r(room)
+                    CROSS JOIN LATERAL (
+                          SELECT j.id, j.run_at FROM daz.jobs j
+                           WHERE j.queue = p_queue AND j.state = 'ready' AND j.priority = p.prio
+                             AND j.room = r.room AND j.run_at <= now()
+                           ORDER BY j.run_at, j.id
+                           LIMIT p_limit
+                             FOR UPDATE SKIP LOCKED) AS y
+                    ORDER BY y.run_at, y.id
+                    LIMIT p_limit) AS x
+             LIMIT p_limit
+        ), u AS (
+            UPDATE daz.jobs j
+               SET state = 'running', attempts = j.attempts + 1, lease_until = now() + v_lease, locked_by = p_worker
+             WHERE j.id = ANY (ARRAY(SELECT c.id FROM c))
+            RETURNING j.*
+        )
+        SELECT * FROM u ORDER BY u.priority DESC, u.run_at, u.id;
+    END IF;
+END
+$fn$;
+
+COMMENT ON FUNCTION daz.queue_claim(text, text, integer, text[], interval) IS
+    'Internal claim without argument or role checks (daz.claim and daz.run_jobs call it).';
+REVOKE ALL ON FUNCTION daz.queue_claim(text, text, integer, text[], interval) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION daz.claim(p_queue text, p_worker text, p_limit integer DEFAULT 1,
+                                     p_rooms text[] DEFAULT NULL, p_lease interval DEFAULT NULL)
+    RETURNS SETOF daz.jobs
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, daz, pg_temp
+AS $fn$
+BEGIN
+    IF p_queue IS DISTINCT FROM 'cytube' THEN
+        PERFORM daz.queue_check_worker('daz.claim', p_queue);
+    END IF;
+    IF p_worker IS NULL OR length(p_worker) NOT BETWEEN 1 AND 128 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'daz.claim: worker must be 1..128 characters';
+    END IF;
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('daz.claim: limit must be 1..10000, got %s', coalesce(p_limit::text, 'NULL'));
+    END IF;
+    IF p_lease IS NOT NULL AND (p_lease <= interval '0' OR p_lease > interval '1 day') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('daz.claim: lease must be > 0 and <= 1 day, got %s', p_lease);
+    END IF;
+    RETURN QUERY SELECT * FROM daz.queue_claim(p_queue, p_worker, p_limit, p_rooms, p_lease);
+    -- Checked only when nothing was handed out, which is the only case where it can matter.
+    IF NOT FOUND AND NOT EXISTS (SELECT 1 FROM daz.queues q WHERE q.name = p_queue) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('daz.claim: unknown queue "%s"', p_queue);
+    END IF;
+END
+$fn$;
+
+COMMENT ON FUNCTION daz.claim(text, text, integer, text[], interval) IS
+    'Claim up to p_limit runnable jobs (run_at <= now()) of a queue that is not paused, in order priority DESC, run_at, id, '
+    'optionally only for rooms p_rooms; skips jobs other workers hold (SKIP LOCKED). Sets state running, attempts + 1, '
+    'locked_by = p_worker, lease_until = now() + (p_lease or the queue''s lease). Rooms held by daz.pause_room are '
+    'skipped. daz_daemon: queue cytube only.';
+REVOKE ALL ON FUNCTION daz.claim(text, text, integer, text[], interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION daz.claim(text, text, integer, text[], interval) TO daz_daemon;
