@@ -52,11 +52,18 @@ test('a job on an in-database queue runs at once on its notification (daz.run_jo
     const d = await startDazd(t, { db, srv, rooms: [{ channel: 'lobby' }] });
     await joined(srv, 'lobby');
     await listening(d);
-    const t0 = Date.now();
-    const id = await psql(db, `SELECT daz.enqueue('bot', 'shout', '{"text": "hey"}', NULL, 0, now(), NULL, NULL,
-                                                  'public.t_upper(daz.jobs)'::regprocedure)`);
-    await until(async () => (await jobState(db, id)) === 'done', { timeoutMs: 5000, intervalMs: 20, label: 'bot job done' });
-    assert.ok(Date.now() - t0 < 900, `run without waiting for the 1 s timer (${Date.now() - t0} ms)`);
+    // The fallback timer runs every second; woken by the notification, a job runs in a few ms.
+    const took = [];
+    let id;
+    for (let k = 0; k < 5; k++) {
+        const t0 = Date.now();
+        id = await psql(db, `SELECT daz.enqueue('bot', 'shout', '{"text": "hey"}', NULL, 0, now(), NULL, NULL,
+                                                 'public.t_upper(daz.jobs)'::regprocedure)`);
+        await until(async () => (await jobState(db, id)) === 'done', { timeoutMs: 5000, intervalMs: 10, label: 'bot job done' });
+        took.push(Date.now() - t0);
+    }
+    took.sort((a, b) => a - b);
+    assert.ok(took[2] < 400, `median ${took[2]} ms: run on the notification, not the 1 s timer (${took})`);
     assert.deepEqual(JSON.parse(await psql(db, `SELECT result FROM daz.job_results WHERE id = ${id}`)), { upper: 'HEY' });
 });
 
