@@ -73,7 +73,8 @@ async function dazDrain(name, batch) {
     let handled = 0;
     const t0 = now();
     await Promise.all(clients.map(async (c, w) => {
-        const acks = [];
+        let acks = Promise.resolve();   // this worker's acknowledgements, one after another
+        let pending = 0;
         for (;;) {
             check();
             // Named (prepared) statements, as graphile-worker uses by default.
@@ -82,11 +83,13 @@ async function dazDrain(name, batch) {
             if (r.rows.length === 0) break;
             // the no-op handler
             handled += r.rows.length;
-            acks.push(ackers[w].query({ name: 'complete', text: 'SELECT daz.complete($1::bigint[])',
-                                        values: [r.rows.map((x) => x.id)] }));
-            if (acks.length > 64) await Promise.all(acks.splice(0));
+            const ids = r.rows.map((x) => x.id);
+            pending++;
+            acks = acks.then(() => ackers[w].query({ name: 'complete', text: 'SELECT daz.complete($1::bigint[])',
+                                                     values: [ids] })).finally(() => pending--);
+            if (pending > 64) await acks;
         }
-        await Promise.all(acks);
+        await acks;
     }));
     const ms = now() - t0;
     const left = (await admin.query(`SELECT count(*)::int AS n FROM daz.jobs`)).rows[0].n;
