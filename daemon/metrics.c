@@ -10,6 +10,10 @@
 #include <string.h>
 
 #define METRICS_HASH 128
+/* Series per family. Labels can come from the network (event names): past this many, new label
+ * sets share one series labelled overflow="true" so memory stays bounded. */
+#define METRICS_MAX_SERIES 2000
+#define METRICS_OVERFLOW   "overflow=\"true\""
 
 struct series {
 	struct series *next;     /* hash chain */
@@ -29,6 +33,7 @@ struct family {
 	size_t n_bounds;
 	struct series *hash[METRICS_HASH];
 	struct series *all, *all_tail;
+	size_t n_series;
 };
 
 struct metrics {
@@ -127,6 +132,8 @@ static struct series *get_series(struct family *f, const char *labels)
 	for (s = f->hash[h]; s; s = s->next)
 		if (strcmp(s->labels, labels) == 0)
 			return s;
+	if (f->n_series >= METRICS_MAX_SERIES && strcmp(labels, METRICS_OVERFLOW) != 0)
+		return get_series(f, METRICS_OVERFLOW);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
@@ -144,6 +151,7 @@ static struct series *get_series(struct family *f, const char *labels)
 	else
 		f->all = s;
 	f->all_tail = s;
+	f->n_series++;
 	return s;
 }
 
@@ -200,6 +208,7 @@ void metrics_forget(struct metrics *m, const char *name, const char *needle)
 				f->all = next;
 			if (f->all_tail == s)
 				f->all_tail = prev;
+			f->n_series--;
 			series_free(s);
 		} else {
 			prev = s;

@@ -71,6 +71,7 @@ struct ws_conn {
 	struct backoff bo;
 	struct breaker br;
 	bool joined_this_attempt;
+	bool next_scheduled; /* this attempt's end was handled (guards double reports) */
 	bool reconnect_now;
 	bool stop_requested;   /* ws_room_stop: stay offline after closing */
 	char last_reason[256]; /* last kick / errorMsg / 44, logged at close */
@@ -273,6 +274,9 @@ static void schedule_next(struct ws_conn *c, const char *why)
 	int64_t delay_ms, t = now_ms();
 	char err[300];
 
+	if (c->next_scheduled)
+		return;
+	c->next_scheduled = true;
 	lws_sul_cancel(&c->sul_dead);
 	lws_sul_cancel(&c->sul_login);
 	if (!may_connect(r)) {
@@ -500,6 +504,7 @@ static void start_attempt(struct ws_conn *c)
 		            metrics_labels(labels, sizeof(labels), "room", r->name, NULL), 1);
 	}
 	c->joined_this_attempt = false;
+	c->next_scheduled = false;
 	c->last_reason[0] = '\0';
 	c->close_requested = false;
 	c->announced = false;

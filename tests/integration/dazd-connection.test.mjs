@@ -119,6 +119,14 @@ test('SIGHUP adds a room; a reload that fails validation keeps the running confi
     dazd.proc.kill('SIGHUP');
     await dazd.waitLog(/\[one\] removed from the config/);
     await waitFor(() => b.count(`room = 'one' AND type = 'dazd:disconnected'`), 5000, 'one left');
+    // A changed room reconnects; a disabled one is left.
+    await dazd.writeConfig({ ...cfg, rooms: [b.room('two', { password: 'secret', tls_ca_file: undefined, enabled: false })] });
+    dazd.proc.kill('SIGHUP');
+    await dazd.waitLog(/\[two\] disabled in the config: leaving/);
+    await waitFor(() => b.count(`room = 'two' AND type = 'dazd:disconnected'`), 5000, 'two left');
+    await dazd.writeConfig({ ...cfg, rooms: [b.room('two')] });
+    dazd.proc.kill('SIGHUP');
+    await waitFor(async () => (await b.count(`room = 'two' AND type = 'login'`)) === 2, 10000, 'two joined again');
 });
 
 test('/healthz answers, /readyz is ready once the database is up and every room joined, /metrics counts', async (t) => {

@@ -111,13 +111,17 @@ test('history before the first userlist is tagged history and not stored twice a
     assert.equal(await sql(`SELECT count(*) FROM daz.events WHERE type = 'dazd:disconnected'`), '1');
 });
 
-test('three rooms at once each store their own events', async (t) => {
+test('three rooms at once each store their own events (JSON log lines name their room)', async (t) => {
     const rooms = ['r1', 'r2', 'r3'];
-    const { fake, sql } = await setup(t, { channels: rooms });
+    const { fake, sql, dazd } = await setup(t, { channels: rooms, cfg: { log: { level: 'info', format: 'json' } } });
     for (const r of rooms) fake.say(r, 'Alice', `hi from ${r}`);
     for (const r of rooms)
         await waitFor(async () => (await sql(`SELECT count(*) FROM daz.events WHERE room = '${r}' AND payload->>'msg' = 'hi from ${r}'`)) === '1', 5000, r);
     assert.equal(await sql(`SELECT count(*) FROM daz.events WHERE payload->>'msg' LIKE 'hi from%' AND payload->>'msg' <> 'hi from ' || room`), '0');
+    const lines = dazd.logs.map((l) => JSON.parse(l));
+    for (const l of lines) assert.deepEqual(Object.keys(l), ['ts', 'level', 'scope', 'msg']);
+    for (const r of rooms) assert.ok(lines.some((l) => l.scope === r && /joined/.test(l.msg)), `a line for ${r}`);
+    assert.ok(!dazd.logs.some((l) => l.includes('secret')), 'no password in the log');
 });
 
 test('malformed, binary, deep and oversized frames are counted by reason and dazd stays up', async (t) => {
@@ -125,8 +129,12 @@ test('malformed, binary, deep and oversized frames are counted by reason and daz
     for (const kind of ['malformed', 'notjson', 'binary', 'nested', 'emptyEvent', 'badType', 'oversized'])
         fake.sendBadFrame('lobby', BOT, kind, { size: 1100000, depth: 10000 });
     fake.sendBadFrame('lobby', BOT, 'wrongTypes');
+    // A large valid frame arrives in several reads and is reassembled whole.
+    const big = 'b'.repeat(600000);
+    fake.sendRaw('lobby', BOT, `42["chatMsg",{"username":"Alice","msg":"${big}","meta":{},"time":${Date.now()}}]`);
     fake.say('lobby', 'Alice', 'still alive');
     await waitFor(async () => (await sql(`SELECT count(*) FROM daz.events WHERE payload->>'msg' = 'still alive'`)) === '1', 5000, 'line after bad frames');
+    assert.equal(await sql(`SELECT length(payload->>'msg') FROM daz.events WHERE payload->>'msg' LIKE 'bbbb%'`), '600000');
     const m = parseMetrics((await dazd.http('/metrics')).text);
     const rejected = metricSum(m, 'dazd_frames_rejected_total', { room: 'lobby' });
     assert.ok(rejected >= 7, `7 frames rejected, got ${rejected}`);
