@@ -7,6 +7,7 @@ CREATE OR REPLACE FUNCTION daz.events_apply_playlist(p_events daz.event_in[])
 RETURNS int
 LANGUAGE plpgsql
 SET search_path = pg_catalog, daz, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_ev     record;
@@ -109,13 +110,15 @@ COMMENT ON FUNCTION daz.events_apply_playlist(daz.event_in[]) IS
 -- (the item being moved or re-queued).
 CREATE OR REPLACE FUNCTION daz.events_playlist_pos(p_room text, p_after jsonb, p_skip bigint DEFAULT NULL)
 RETURNS numeric
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
+SET plan_cache_mode = force_generic_plan
 AS $$
-    SELECT CASE
+BEGIN
+    RETURN (SELECT CASE
            WHEN p_after = '"prepend"' THEN
                COALESCE((SELECT min(pos) FROM daz.playlist WHERE room = p_room AND uid IS DISTINCT FROM p_skip), 1) - 1
            ELSE COALESCE(
-               (SELECT CASE WHEN nx.pos IS NULL THEN pv.pos + 1 ELSE (pv.pos + nx.pos) / 2 END
+               (SELECT CASE WHEN nx.pos IS NULL THEN pv.pos + 1 ELSE trim_scale((pv.pos + nx.pos) / 2) END
                   FROM daz.playlist pv
                   LEFT JOIN LATERAL (SELECT min(n.pos) AS pos FROM daz.playlist n
                                       WHERE n.room = p_room AND n.pos > pv.pos AND n.uid IS DISTINCT FROM p_skip) nx ON true
@@ -124,7 +127,8 @@ AS $$
                    AND pv.uid IS DISTINCT FROM p_skip),
                -- "append", or an unknown predecessor: at the end.
                COALESCE((SELECT max(pos) FROM daz.playlist WHERE room = p_room AND uid IS DISTINCT FROM p_skip), 0) + 1)
-           END
+           END);
+END;
 $$;
 COMMENT ON FUNCTION daz.events_playlist_pos(text, jsonb, bigint) IS
     'Internal to daz.ingest: playlist position for an item queued or moved after p_after (uid, "prepend" or "append").';

@@ -64,6 +64,11 @@ CREATE INDEX events_room_type_received ON daz.events (room, type, received_at);
 CREATE INDEX events_chat_seen ON daz.events (room, server_time) WHERE type = 'chatMsg';
 -- Per-row retention: only rows with a short retention are in it.
 CREATE INDEX events_expires ON daz.events (expires_at) WHERE expires_at IS NOT NULL;
+COMMENT ON INDEX daz.events_received_brin IS 'Time-range scans of events (dashboards, maintenance).';
+COMMENT ON INDEX daz.events_tags_gin IS 'Events by tag (tags @> / && queries).';
+COMMENT ON INDEX daz.events_room_type_received IS 'Events of one room and type over time.';
+COMMENT ON INDEX daz.events_chat_seen IS 'History dedup in daz.ingest: a replayed chat line is looked up by room and CyTube time.';
+COMMENT ON INDEX daz.events_expires IS 'Rows with a per-row retention, for daz.purge_expired_events.';
 
 -- ---------------------------------------------------------------------------------------------
 -- Log rules
@@ -102,6 +107,7 @@ CREATE TABLE daz.rejected_events (
     event       jsonb
 );
 CREATE INDEX rejected_events_at ON daz.rejected_events (rejected_at);
+COMMENT ON INDEX daz.rejected_events_at IS 'Rejected rows by time, for inspection and pruning.';
 COMMENT ON TABLE daz.rejected_events IS
     'Rows of an ingest batch that could not be stored (missing id, malformed room or type), with the reason; '
     'the rest of the batch is stored. Pruned after 30 days by daz.drop_expired_partitions().';
@@ -139,6 +145,7 @@ CREATE TABLE daz.users (
     PRIMARY KEY (room, name)
 ) WITH (fillfactor = 70);
 CREATE INDEX users_room_online ON daz.users (room) WHERE online;
+COMMENT ON INDEX daz.users_room_online IS 'Users online per room (userlist snapshots, daz.users_online).';
 COMMENT ON TABLE daz.users IS
     'Users per room as seen in events: rank, online (userlist snapshot, addUser, userLeave), afk (setAFK), '
     'first/last seen and chat message count. Pseudo-users such as [server] are not listed.';
@@ -158,6 +165,8 @@ CREATE TABLE daz.user_sessions (
 );
 CREATE INDEX user_sessions_open ON daz.user_sessions (room, name) WHERE left_at IS NULL;
 CREATE INDEX user_sessions_room_joined ON daz.user_sessions (room, joined_at);
+COMMENT ON INDEX daz.user_sessions_open IS 'The open session of a user, closed by daz.ingest when they leave.';
+COMMENT ON INDEX daz.user_sessions_room_joined IS 'Sessions of a room over time.';
 COMMENT ON TABLE daz.user_sessions IS
     'One row per stay of a user in a room: opened when the user comes online (addUser or a userlist that lists them), '
     'closed when they go offline (userLeave or a userlist without them). left_at NULL: still there.';
@@ -180,6 +189,9 @@ CREATE TABLE daz.playlist (
 CREATE INDEX playlist_room_pos ON daz.playlist (room, pos);
 CREATE INDEX playlist_room_media ON daz.playlist (room, media_id);
 CREATE INDEX playlist_current ON daz.playlist (room) WHERE is_current;
+COMMENT ON INDEX daz.playlist_room_pos IS 'Playlist order per room.';
+COMMENT ON INDEX daz.playlist_room_media IS 'Playlist item by media id (who queued what changeMedia plays).';
+COMMENT ON INDEX daz.playlist_current IS 'The current item of each room.';
 COMMENT ON TABLE daz.playlist IS
     'Mirror of each room''s playlist, from playlist (full replace), queue {item, after}, delete {uid}, '
     'moveVideo {from, after}, setTemp {uid, temp} and setCurrent uid. Ordered by pos; daz.playlist_now numbers the items 1..n.';
@@ -201,6 +213,8 @@ CREATE TABLE daz.media_plays (
 );
 CREATE INDEX media_plays_room_started ON daz.media_plays (room, started_at);
 CREATE INDEX media_plays_open ON daz.media_plays (room) WHERE ended_at IS NULL;
+COMMENT ON INDEX daz.media_plays_room_started IS 'Plays of a room over time.';
+COMMENT ON INDEX daz.media_plays_open IS 'The play in progress per room, ended by the next changeMedia.';
 COMMENT ON TABLE daz.media_plays IS
     'One row per changeMedia: what played, when it started (received_at), who queued it (from the playlist item '
     'named by setCurrent) and when it ended (the next changeMedia in the room).';

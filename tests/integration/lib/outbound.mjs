@@ -149,3 +149,8 @@ export async function jobState(db, id) {
                      ELSE 'gone' END`,
     );
 }
+
+/** Wait until dazd LISTENs (a NOTIFY sent before that is lost, by PostgreSQL's design). */
+export function listening(d, timeoutMs = 10000) {
+    return until(() => /listening on daz_jobs and daz_control/.test(d.log()), { timeoutMs, label: 'dazd listening' });
+}
