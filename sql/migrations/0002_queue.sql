@@ -1,9 +1,10 @@
--- 0002_queue.sql — job queues: queues, jobs, dead letters, job results, claim indexes, wake-up trigger, seeds.
+-- 0002_queue.sql — job queues: queues, jobs, dead letters, job results, paused rooms, claim indexes, seeds.
 --
 -- One generic job table serves every queue. A job lives in exactly one of daz.jobs (ready or
 -- running), daz.job_results (completed, kept for the queue's retention) or daz.dead_letters
--- (exhausted, non-retryable or cancelled), always under the same id. Functions are in
--- sql/functions/queue_*.sql; the few created here are needed by this migration itself.
+-- (exhausted, non-retryable or cancelled), always under the same id. Functions, the NOTIFY trigger
+-- and the pg_cron schedule are in sql/functions/queue_*.sql (re-applied by every migrate, after the
+-- migrations); the one function created here is needed by the seed below.
 
 CREATE TABLE daz.queues (
     name           text PRIMARY KEY

@@ -1,0 +1,33 @@
+/* ack.h — batched acknowledgements: daz.complete / daz.fail_many, one round trip per loop turn. */
+#ifndef DAZD_ACK_H
+#define DAZD_ACK_H
+
+#include <stdbool.h>
+
+struct dazd;
+struct ack;
+
+/*
+ * Completions and failures gathered during one loop turn go out together on d->db: one
+ * daz.complete(ids, results) and one daz.fail_many(ids, errors, retryable), at most one of each
+ * in flight. A batch lost with the connection is sent again once the database is back; a batch
+ * the database refuses is logged (the jobs' leases then expire and they are retried).
+ */
+struct ack *ack_new(struct dazd *d) __attribute__((warn_unused_result));
+
+/* Queue a completion; result_json is copied (e.g. {"sent": 1, "confirmed": true}). */
+void ack_complete(struct ack *a, long long id, const char *result_json);
+
+/* Queue a failure; error is copied. retryable false sends the job to the dead letters. */
+void ack_fail(struct ack *a, long long id, const char *error, bool retryable);
+
+/* Send what is pending now (if the database is up and nothing of that kind is in flight). */
+void ack_flush(struct ack *a);
+
+/* Nothing pending and nothing in flight. */
+bool ack_idle(const struct ack *a);
+
+/* Cancel the timer and free the batches (the small struct stays for late callbacks). */
+void ack_free(struct ack *a);
+
+#endif
