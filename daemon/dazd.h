@@ -1,0 +1,79 @@
+/* dazd.h — the per-process context every dazd module shares, and its hook lists. */
+#ifndef DAZD_DAZD_H
+#define DAZD_DAZD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define DAZD_VERSION "0.1.0"
+
+struct lws_context;
+struct lws_vhost;
+struct cfg;
+struct pg_conn;
+struct ingest;
+struct room;
+struct metrics;
+
+enum dazd_phase {
+	DAZD_RUNNING = 0,  /* normal operation */
+	DAZD_DRAINING = 1, /* first SIGTERM: stop reading, flush, close */
+	DAZD_EXITING = 2,  /* drained (or second SIGTERM): leave the loop */
+};
+
+/* Called with the old and the new config after a successful reload (both borrowed). */
+typedef void (*dazd_reload_hook)(struct dazd *d, const struct cfg *old_cfg,
+				 const struct cfg *new_cfg, void *arg);
+/* Asked during draining: return true when this module has nothing left to do. */
+typedef bool (*dazd_drained_hook)(struct dazd *d, void *arg);
+
+#define DAZD_MAX_HOOKS 8
+
+struct dazd {
+	struct lws_context *lws;
+	struct lws_vhost *vhost;  /* listening vhost; raw fds and default TLS client vhost */
+	struct cfg *cfg;          /* running config, owned */
+	const char *config_path;  /* borrowed from argv */
+	char host[128];           /* gethostname() */
+	char worker[160];         /* "<host>:<pid>", the daz.workers key */
+	enum dazd_phase phase;
+	int64_t started_wall_us;  /* wall clock at start */
+
+	struct pg_conn *db;       /* main connection: ingest, room state, heartbeat, claims */
+	struct pg_conn *listen;   /* LISTEN-only connection; created by outbox.c (may be NULL) */
+	struct ingest *ingest;    /* ingest.c */
+	struct room *rooms;       /* room.c: singly linked list */
+	struct metrics *metrics;  /* metrics.c */
+	void *outbox;             /* outbox.c private state (NULL if absent) */
+
+	/* Set before rooms start (e.g. by outbox_init): rooms begin in standby until the
+	 * lease holder calls room_set_standby(r, false). */
+	bool rooms_need_lease;
+	/* daz.room_state / daz.heartbeat exist in the database (probed after each connect). */
+	bool db_has_rooms_sql;
+
+	struct {
+		dazd_reload_hook fn;
+		void *arg;
+	} reload_hooks[DAZD_MAX_HOOKS];
+	struct {
+		dazd_drained_hook fn;
+		void *arg;
+	} drained_hooks[DAZD_MAX_HOOKS];
+	int n_reload_hooks, n_drained_hooks;
+};
+
+/* Register hooks (-1 when DAZD_MAX_HOOKS are taken). */
+int dazd_add_reload_hook(struct dazd *d, dazd_reload_hook fn, void *arg)
+	__attribute__((warn_unused_result));
+int dazd_add_drained_hook(struct dazd *d, dazd_drained_hook fn, void *arg)
+	__attribute__((warn_unused_result));
+
+/* While draining: re-check every drained hook now (call after finishing a piece of work). */
+void dazd_check_drained(struct dazd *d);
+
+/* Clocks in microseconds. */
+int64_t dazd_mono_us(void);
+int64_t dazd_wall_us(void);
+
+#endif
