@@ -1,0 +1,100 @@
+-- queue_complete.sql — daz.complete and daz.extend_lease: acknowledge finished jobs, keep long ones alive.
+
+-- Unchecked completion used by daz.complete and daz.run_jobs.
+CREATE OR REPLACE FUNCTION daz.queue_complete_jobs(p_ids bigint[], p_results jsonb[]) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, daz, pg_temp
+AS $fn$
+DECLARE
+    v_n integer;
+BEGIN
+    WITH r AS (
+        SELECT u.id, u.result FROM unnest(p_ids, p_results) AS u(id, result)
+    ), d AS (
+        DELETE FROM daz.jobs j USING r
+         WHERE j.id = r.id AND j.state = 'running'
+        RETURNING j.id, j.queue, j.kind, j.room, j.payload, j.attempts, j.locked_by, j.correlation_id,
+                  j.created_at, r.result
+    ), i AS (
+        INSERT INTO daz.job_results (id, queue, kind, room, payload, attempts, locked_by, correlation_id,
+                                     created_at, result)
+        SELECT d.id, d.queue, d.kind, d.room, d.payload, d.attempts, d.locked_by, d.correlation_id,
+               d.created_at, d.result
+          FROM d JOIN daz.queues q ON q.name = d.queue
+         WHERE q.retention > interval '0'
+        RETURNING 1
+    )
+    SELECT count(*) INTO v_n FROM d;
+    RETURN v_n;
+END
+$fn$;
+
+COMMENT ON FUNCTION daz.queue_complete_jobs(bigint[], jsonb[]) IS
+    'Internal: move running jobs to daz.job_results with their results; no argument or role checks.';
+REVOKE ALL ON FUNCTION daz.queue_complete_jobs(bigint[], jsonb[]) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION daz.complete(p_ids bigint[], p_results jsonb[] DEFAULT NULL) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, daz, pg_temp
+AS $fn$
+DECLARE
+    v_bad text;
+BEGIN
+    IF p_ids IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'daz.complete: ids must not be NULL';
+    END IF;
+    IF p_results IS NOT NULL AND cardinality(p_results) <> cardinality(p_ids) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('daz.complete: %s ids but %s results', cardinality(p_ids), cardinality(p_results));
+    END IF;
+    IF daz.queue_caller_limited() THEN
+        SELECT j.queue INTO v_bad FROM daz.jobs j WHERE j.id = ANY (p_ids) AND j.queue <> 'cytube' LIMIT 1;
+        IF FOUND THEN
+            PERFORM daz.queue_check_worker('daz.complete', v_bad);
+        END IF;
+    END IF;
+
+    RETURN daz.queue_complete_jobs(p_ids, p_results);
+END
+$fn$;
+
+COMMENT ON FUNCTION daz.complete(bigint[], jsonb[]) IS
+    'Acknowledge running jobs as done, p_results[i] being the result of p_ids[i] (optional). They move to '
+    'daz.job_results (unless the queue keeps no results). Returns how many were running and are now complete; '
+    'ids that are not running (cancelled, rescued, unknown) are ignored. daz_daemon: queue cytube only.';
+REVOKE ALL ON FUNCTION daz.complete(bigint[], jsonb[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION daz.complete(bigint[], jsonb[]) TO daz_daemon;
+
+CREATE OR REPLACE FUNCTION daz.extend_lease(p_ids bigint[], p_lease interval) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, daz, pg_temp
+AS $fn$
+DECLARE
+    v_bad text;
+    v_n   integer;
+BEGIN
+    IF p_ids IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'daz.extend_lease: ids must not be NULL';
+    END IF;
+    IF p_lease IS NULL OR p_lease <= interval '0' OR p_lease > interval '1 day' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('daz.extend_lease: lease must be > 0 and <= 1 day, got %s', coalesce(p_lease::text, 'NULL'));
+    END IF;
+    IF daz.queue_caller_limited() THEN
+        SELECT j.queue INTO v_bad FROM daz.jobs j WHERE j.id = ANY (p_ids) AND j.queue <> 'cytube' LIMIT 1;
+        IF FOUND THEN
+            PERFORM daz.queue_check_worker('daz.extend_lease', v_bad);
+        END IF;
+    END IF;
+    UPDATE daz.jobs j SET lease_until = now() + p_lease
+     WHERE j.id = ANY (p_ids) AND j.state = 'running';
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_n;
+END
+$fn$;
+
+COMMENT ON FUNCTION daz.extend_lease(bigint[], interval) IS
+    'Set lease_until = now() + p_lease on running jobs (a worker still busy with them); returns how many. '
+    'daz_daemon: queue cytube only.';
+REVOKE ALL ON FUNCTION daz.extend_lease(bigint[], interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION daz.extend_lease(bigint[], interval) TO daz_daemon;
