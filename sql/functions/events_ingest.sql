@@ -1,0 +1,401 @@
+-- events_ingest.sql — daz.ingest: one batch of events in one call: rules, idempotent insert, history dedup, derived state, routing.
+
+-- Playlist and media plays from the playlist events of one batch, in received order. Playlist edits
+-- depend on each other (queue after an item queued in the same batch), so they are applied one event
+-- at a time; a batch holds few of them (the chat and presence bulk is handled set-wise by daz.ingest).
+CREATE OR REPLACE FUNCTION daz.events_apply_playlist(p_events daz.event_in[])
+RETURNS int
+LANGUAGE plpgsql
+SET search_path = pg_catalog, daz, pg_temp
+AS $$
+DECLARE
+    v_ev     record;
+    v_p      jsonb;
+    v_uid    bigint;
+    v_after  jsonb;
+    v_pos    numeric;
+    v_rooms  text[] := '{}';
+    v_n      int := 0;
+BEGIN
+    FOR v_ev IN
+        SELECT e.* FROM unnest(p_events) AS e ORDER BY e.received_at, e.id
+    LOOP
+        v_p := v_ev.payload;
+        v_rooms := v_rooms || v_ev.room;
+        v_n := v_n + 1;
+        CASE v_ev.type
+        WHEN 'playlist' THEN
+            DELETE FROM daz.playlist WHERE room = v_ev.room;
+            INSERT INTO daz.playlist (room, uid, pos, media_type, media_id, title, seconds, duration, temp, queued_by, added_at)
+            SELECT v_ev.room, (it->>'uid')::bigint, o,
+                   it->'media'->>'type', it->'media'->>'id', it->'media'->>'title',
+                   CASE WHEN jsonb_typeof(it->'media'->'seconds') = 'number' THEN (it->'media'->>'seconds')::numeric::int END,
+                   it->'media'->>'duration',
+                   COALESCE(jsonb_typeof(it->'temp') = 'boolean' AND (it->>'temp')::boolean, false),
+                   it->>'queueby', v_ev.received_at
+              FROM jsonb_array_elements(CASE WHEN jsonb_typeof(v_p) = 'array' THEN v_p ELSE '[]' END) WITH ORDINALITY AS a(it, o)
+             WHERE jsonb_typeof(it->'uid') = 'number'
+            ON CONFLICT (room, uid) DO NOTHING;
+        WHEN 'queue' THEN
+            CONTINUE WHEN jsonb_typeof(v_p->'item'->'uid') IS DISTINCT FROM 'number';
+            v_uid := (v_p->'item'->>'uid')::bigint;
+            v_after := v_p->'after';
+            DELETE FROM daz.playlist WHERE room = v_ev.room AND uid = v_uid;
+            v_pos := daz.events_playlist_pos(v_ev.room, v_after);
+            INSERT INTO daz.playlist (room, uid, pos, media_type, media_id, title, seconds, duration, temp, queued_by, added_at)
+            VALUES (v_ev.room, v_uid, v_pos,
+                    v_p->'item'->'media'->>'type', v_p->'item'->'media'->>'id', v_p->'item'->'media'->>'title',
+                    CASE WHEN jsonb_typeof(v_p->'item'->'media'->'seconds') = 'number'
+                         THEN (v_p->'item'->'media'->>'seconds')::numeric::int END,
+                    v_p->'item'->'media'->>'duration',
+                    COALESCE(jsonb_typeof(v_p->'item'->'temp') = 'boolean' AND (v_p->'item'->>'temp')::boolean, false),
+                    v_p->'item'->>'queueby', v_ev.received_at);
+        WHEN 'delete' THEN
+            CONTINUE WHEN jsonb_typeof(v_p->'uid') IS DISTINCT FROM 'number';
+            DELETE FROM daz.playlist WHERE room = v_ev.room AND uid = (v_p->>'uid')::bigint;
+        WHEN 'moveVideo' THEN
+            CONTINUE WHEN jsonb_typeof(v_p->'from') IS DISTINCT FROM 'number';
+            v_uid := (v_p->>'from')::bigint;
+            CONTINUE WHEN NOT EXISTS (SELECT 1 FROM daz.playlist WHERE room = v_ev.room AND uid = v_uid);
+            -- Park the moved item out of the way, then place it after its new predecessor.
+            UPDATE daz.playlist SET pos = -1e9 WHERE room = v_ev.room AND uid = v_uid;
+            v_pos := daz.events_playlist_pos(v_ev.room, v_p->'after', v_uid);
+            UPDATE daz.playlist SET pos = v_pos WHERE room = v_ev.room AND uid = v_uid;
+        WHEN 'setTemp' THEN
+            CONTINUE WHEN jsonb_typeof(v_p->'uid') IS DISTINCT FROM 'number' OR jsonb_typeof(v_p->'temp') IS DISTINCT FROM 'boolean';
+            UPDATE daz.playlist SET temp = (v_p->>'temp')::boolean
+             WHERE room = v_ev.room AND uid = (v_p->>'uid')::bigint;
+        WHEN 'setCurrent' THEN
+            CONTINUE WHEN jsonb_typeof(v_p) IS DISTINCT FROM 'number';
+            UPDATE daz.playlist SET is_current = (uid = v_p::text::numeric)
+             WHERE room = v_ev.room AND (is_current OR uid = v_p::text::numeric);
+        WHEN 'changeMedia' THEN
+            UPDATE daz.media_plays SET ended_at = v_ev.received_at
+             WHERE room = v_ev.room AND ended_at IS NULL AND started_at <= v_ev.received_at;
+            INSERT INTO daz.media_plays (room, media_type, media_id, title, seconds, started_at, queued_by, event_id)
+            VALUES (v_ev.room, v_p->>'type', v_p->>'id', v_p->>'title',
+                    CASE WHEN jsonb_typeof(v_p->'seconds') = 'number' THEN (v_p->>'seconds')::numeric::int END,
+                    v_ev.received_at,
+                    (SELECT p.queued_by FROM daz.playlist p
+                      WHERE p.room = v_ev.room AND p.media_id = v_p->>'id' AND p.media_type IS NOT DISTINCT FROM v_p->>'type'
+                      ORDER BY p.is_current DESC, p.pos LIMIT 1),
+                    v_ev.id);
+        ELSE
+            v_n := v_n - 1;
+        END CASE;
+    END LOOP;
+
+    -- Positions back to 1..n in the rooms touched.
+    UPDATE daz.playlist p SET pos = r.n
+      FROM (SELECT room, uid, row_number() OVER (PARTITION BY room ORDER BY pos, uid) AS n
+              FROM daz.playlist WHERE room = ANY (v_rooms)) r
+     WHERE p.room = r.room AND p.uid = r.uid AND p.pos <> r.n;
+    RETURN v_n;
+END;
+$$;
+COMMENT ON FUNCTION daz.events_apply_playlist(daz.event_in[]) IS
+    'Internal to daz.ingest: applies the stored playlist, queue, delete, moveVideo, setTemp, setCurrent and changeMedia '
+    'events of a batch, in received order, to daz.playlist and daz.media_plays. Returns events applied.';
+
+-- Position for an item placed after p_after (a uid, "prepend" or "append"), ignoring item p_skip.
+CREATE OR REPLACE FUNCTION daz.events_playlist_pos(p_room text, p_after jsonb, p_skip bigint DEFAULT NULL)
+RETURNS numeric
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, daz, pg_temp
+AS $$
+DECLARE
+    v_prev numeric;
+    v_next numeric;
+BEGIN
+    IF jsonb_typeof(p_after) = 'number' THEN
+        SELECT pos INTO v_prev FROM daz.playlist
+         WHERE room = p_room AND uid = (p_after::text)::numeric AND uid IS DISTINCT FROM p_skip;
+    END IF;
+    IF p_after = '"prepend"' THEN
+        RETURN COALESCE((SELECT min(pos) FROM daz.playlist WHERE room = p_room AND uid IS DISTINCT FROM p_skip AND pos > -1e9), 1) - 1;
+    END IF;
+    IF v_prev IS NULL THEN
+        -- "append", or an unknown predecessor: at the end.
+        RETURN COALESCE((SELECT max(pos) FROM daz.playlist WHERE room = p_room AND uid IS DISTINCT FROM p_skip), 0) + 1;
+    END IF;
+    SELECT min(pos) INTO v_next FROM daz.playlist
+     WHERE room = p_room AND pos > v_prev AND uid IS DISTINCT FROM p_skip;
+    RETURN CASE WHEN v_next IS NULL THEN v_prev + 1 ELSE (v_prev + v_next) / 2 END;
+END;
+$$;
+COMMENT ON FUNCTION daz.events_playlist_pos(text, jsonb, bigint) IS
+    'Internal to daz.ingest: playlist position for an item queued or moved after p_after (uid, "prepend" or "append").';
+
+CREATE OR REPLACE FUNCTION daz.ingest(p_events daz.event_in[])
+RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, daz, pg_temp
+AS $$
+DECLARE
+    v_prefix   text := COALESCE(NULLIF(daz.setting('command_prefix', '!'), ''), '!');
+    v_max      int  := COALESCE(daz.setting('ingest_max_batch', '100000')::int, 100000);
+    v_drop     text[];
+    v_drop_all boolean;
+    v_max_ret  interval;
+    v_short    text[];
+    v_stored   int;
+    v_media    uuid[];
+BEGIN
+    IF p_events IS NULL OR cardinality(p_events) = 0 THEN
+        RETURN 0;
+    END IF;
+    IF array_ndims(p_events) <> 1 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('daz.ingest: the batch must be a one-dimensional array, got %s dimensions', array_ndims(p_events));
+    END IF;
+    IF cardinality(p_events) > v_max THEN
+        RAISE EXCEPTION USING ERRCODE = '54000',
+            MESSAGE = format('daz.ingest: %s events in one batch, the limit is %s (setting ingest_max_batch)',
+                             cardinality(p_events), v_max);
+    END IF;
+
+    -- Log rules, read once per batch: a change applies from the next batch.
+    SELECT COALESCE(array_agg(tag) FILTER (WHERE action = 'drop'), '{}'),
+           COALESCE(bool_or(tag = '*' AND action = 'drop'), false),
+           COALESCE(max(retention) FILTER (WHERE action = 'store'), interval '90 days')
+      INTO v_drop, v_drop_all, v_max_ret
+      FROM daz.log_rules;
+    SELECT COALESCE(array_agg(tag), '{}') INTO v_short
+      FROM daz.log_rules WHERE action = 'store' AND retention < v_max_ret;
+
+    WITH src AS MATERIALIZED (
+        SELECT e.id, e.received_at, e.room, e.type, e.actor, e.server_time, e.payload, e.ord,
+               t.tags,
+               CASE
+                   WHEN e.id IS NULL THEN 'id is missing'
+                   WHEN e.received_at IS NULL THEN 'received_at is missing'
+                   WHEN e.room IS NULL OR e.room = '' THEN 'room is empty'
+                   WHEN length(e.room) > 64 THEN 'room is longer than 64 characters'
+                   WHEN e.room ~ '[[:cntrl:]]' THEN 'room has control characters'
+                   WHEN e.type IS NULL OR e.type = '' THEN 'type is empty'
+                   WHEN length(e.type) > 64 THEN 'type is longer than 64 characters'
+                   WHEN e.type ~ '[[:cntrl:]]' THEN 'type has control characters'
+               END AS reason,
+               v_drop_all OR t.tags && v_drop AS dropped
+          FROM unnest(p_events) WITH ORDINALITY
+                   AS e(id, received_at, room, type, tags, actor, server_time, payload, ord)
+         CROSS JOIN LATERAL (
+               -- The database adds "command" to chat and PM lines that start with the prefix (dazd may not know it).
+               SELECT CASE
+                          WHEN e.type IN ('chatMsg', 'pm')
+                               AND left(e.payload->>'msg', length(v_prefix)) = v_prefix
+                               AND NOT COALESCE(e.tags, '{}') @> '{command}'
+                          THEN COALESCE(e.tags, '{}') || '{command}'::text[]
+                          ELSE COALESCE(e.tags, '{}')
+                      END AS tags
+         ) t
+    ),
+    rejected AS (
+        INSERT INTO daz.rejected_events (id, received_at, room, type, reason, event)
+        SELECT s.id, s.received_at, left(s.room, 200), left(s.type, 200), s.reason,
+               jsonb_build_object('id', s.id, 'received_at', s.received_at, 'room', s.room, 'type', s.type,
+                                  'tags', s.tags, 'actor', s.actor, 'server_time', s.server_time, 'payload', s.payload)
+          FROM src s
+         WHERE s.reason IS NOT NULL
+    ),
+    -- A replayed history line is skipped when the same (room, server_time, actor, text) is already
+    -- stored, or appears earlier in this batch; found through index events_chat_seen.
+    history_dup AS (
+        SELECT h.id
+          FROM src h
+         WHERE h.reason IS NULL AND NOT h.dropped AND h.type = 'chatMsg' AND h.tags @> '{history}'
+           AND (EXISTS (SELECT 1 FROM daz.events ev
+                         WHERE ev.type = 'chatMsg' AND ev.room = h.room AND ev.server_time = h.server_time
+                           AND ev.actor IS NOT DISTINCT FROM h.actor
+                           AND ev.payload->'msg' IS NOT DISTINCT FROM h.payload->'msg'
+                           AND ev.id <> h.id)
+                OR EXISTS (SELECT 1 FROM src b
+                            WHERE b.ord < h.ord AND b.type = 'chatMsg' AND b.reason IS NULL AND NOT b.dropped
+                              AND b.room = h.room AND b.server_time = h.server_time
+                              AND b.actor IS NOT DISTINCT FROM h.actor
+                              AND b.payload->'msg' IS NOT DISTINCT FROM h.payload->'msg'))
+    ),
+    ins AS (
+        INSERT INTO daz.events (id, received_at, room, type, tags, actor, server_time, payload, expires_at)
+        SELECT s.id, s.received_at, s.room, s.type, s.tags, s.actor, s.server_time, s.payload,
+               CASE WHEN s.tags && v_short OR '*' = ANY (v_short) THEN
+                   s.received_at + (SELECT min(r.retention) FROM daz.log_rules r
+                                     WHERE r.action = 'store' AND (r.tag = ANY (s.tags) OR r.tag = '*'))
+               END
+          FROM src s
+         WHERE s.reason IS NULL AND NOT s.dropped
+           AND s.id NOT IN (SELECT d.id FROM history_dup d)
+        ON CONFLICT DO NOTHING
+        RETURNING id, received_at, room, type, tags, actor, server_time, payload
+    ),
+    counters AS (
+        INSERT INTO daz.ingest_counters AS c (hour, room, type, stored, dropped, duplicates)
+        SELECT date_trunc('hour', s.received_at, 'UTC'), s.room, s.type,
+               count(i.id), count(*) FILTER (WHERE s.dropped), count(*) FILTER (WHERE NOT s.dropped AND i.id IS NULL)
+          FROM src s
+          LEFT JOIN ins i ON i.id = s.id AND i.received_at = s.received_at
+         WHERE s.reason IS NULL
+         GROUP BY 1, 2, 3
+        ON CONFLICT (hour, room, type) DO UPDATE
+           SET stored = c.stored + EXCLUDED.stored,
+               dropped = c.dropped + EXCLUDED.dropped,
+               duplicates = c.duplicates + EXCLUDED.duplicates
+    ),
+    -- Presence facts, one per (event, user): online / rank / afk where the event says so.
+    pres AS (
+        SELECT i.room, f.name, i.received_at AS at, i.id, f.online, f.rank, f.afk, false AS implied
+          FROM ins i
+         CROSS JOIN LATERAL (
+               SELECT i.payload->>'name', true,
+                      CASE WHEN jsonb_typeof(i.payload->'rank') = 'number' THEN (i.payload->>'rank')::numeric END,
+                      CASE WHEN jsonb_typeof(i.payload->'meta'->'afk') = 'boolean' THEN (i.payload->'meta'->>'afk')::boolean END
+                WHERE i.type = 'addUser'
+               UNION ALL
+               SELECT i.payload->>'name', false, NULL, NULL WHERE i.type = 'userLeave'
+               UNION ALL
+               SELECT u->>'name', true,
+                      CASE WHEN jsonb_typeof(u->'rank') = 'number' THEN (u->>'rank')::numeric END,
+                      CASE WHEN jsonb_typeof(u->'meta'->'afk') = 'boolean' THEN (u->'meta'->>'afk')::boolean END
+                 FROM jsonb_array_elements(CASE WHEN i.type = 'userlist' AND jsonb_typeof(i.payload) = 'array'
+                                                THEN i.payload ELSE '[]' END) AS u
+               UNION ALL
+               SELECT i.payload->>'name', NULL,
+                      CASE WHEN jsonb_typeof(i.payload->'rank') = 'number' THEN (i.payload->>'rank')::numeric END, NULL
+                WHERE i.type = 'setUserRank'
+               UNION ALL
+               SELECT i.payload->>'name', NULL, NULL,
+                      CASE WHEN jsonb_typeof(i.payload->'afk') = 'boolean' THEN (i.payload->>'afk')::boolean END
+                WHERE i.type = 'setAFK'
+         ) AS f(name, online, rank, afk)
+         WHERE i.type IN ('addUser', 'userLeave', 'userlist', 'setUserRank', 'setAFK')
+           AND f.name IS NOT NULL AND f.name <> ''
+    ),
+    -- A userlist is a full snapshot: everyone known in the room and not in it is offline at that point.
+    snap AS (
+        SELECT i.room, i.received_at AS at, i.id,
+               ARRAY(SELECT u->>'name' FROM jsonb_array_elements(i.payload) AS u WHERE u->>'name' IS NOT NULL) AS names
+          FROM ins i
+         WHERE i.type = 'userlist' AND jsonb_typeof(i.payload) = 'array'
+    ),
+    implied AS (
+        SELECT k.room, k.name, s.at, s.id, false AS online, NULL::numeric AS rank, NULL::boolean AS afk, true AS implied
+          FROM snap s
+          JOIN (SELECT u.room, u.name FROM daz.users u WHERE u.online AND u.room IN (SELECT room FROM snap)
+                UNION
+                SELECT p.room, p.name FROM pres p) AS k ON k.room = s.room
+         WHERE k.name <> ALL (s.names)
+    ),
+    facts AS (
+        SELECT * FROM pres
+        UNION ALL
+        SELECT * FROM implied
+    ),
+    per_user AS (
+        SELECT f.room, f.name,
+               (array_agg(f.online ORDER BY f.at DESC, f.id DESC) FILTER (WHERE f.online IS NOT NULL))[1] AS online,
+               (array_agg(f.rank ORDER BY f.at DESC, f.id DESC) FILTER (WHERE f.rank IS NOT NULL))[1] AS rank,
+               (array_agg(f.afk ORDER BY f.at DESC, f.id DESC) FILTER (WHERE f.afk IS NOT NULL))[1] AS afk,
+               min(f.at) FILTER (WHERE NOT f.implied) AS first_at,
+               max(f.at) FILTER (WHERE NOT f.implied) AS last_at
+          FROM facts f
+         GROUP BY f.room, f.name
+    ),
+    chat AS (
+        SELECT i.room, i.actor AS name, count(*) AS n,
+               max(COALESCE(i.server_time, i.received_at)) AS last_msg,
+               min(i.received_at) AS first_at, max(i.received_at) AS last_at
+          FROM ins i
+         WHERE i.type = 'chatMsg' AND i.actor IS NOT NULL AND i.actor <> '' AND i.actor NOT LIKE '[%]'
+         GROUP BY i.room, i.actor
+    ),
+    users_up AS (
+        INSERT INTO daz.users AS u (room, name, rank, online, afk, first_seen, last_seen, last_message_at, messages)
+        SELECT k.room, k.name,
+               COALESCE(p.rank, cur.rank),
+               COALESCE(p.online, cur.online, false),
+               COALESCE(p.afk, cur.afk, false),
+               COALESCE(LEAST(cur.first_seen, p.first_at, c.first_at), p.last_at, c.last_at, cur.last_seen),
+               COALESCE(GREATEST(cur.last_seen, p.last_at, c.last_at), cur.first_seen, p.first_at, c.first_at),
+               GREATEST(cur.last_message_at, c.last_msg),
+               COALESCE(cur.messages, 0) + COALESCE(c.n, 0)
+          FROM per_user p
+          FULL JOIN chat c ON c.room = p.room AND c.name = p.name
+         CROSS JOIN LATERAL (SELECT COALESCE(p.room, c.room) AS room, COALESCE(p.name, c.name) AS name) k
+          LEFT JOIN daz.users cur ON cur.room = k.room AND cur.name = k.name
+         WHERE COALESCE(p.first_at, c.first_at, cur.first_seen) IS NOT NULL
+        ON CONFLICT (room, name) DO UPDATE
+           SET rank = EXCLUDED.rank, online = EXCLUDED.online, afk = EXCLUDED.afk,
+               first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen,
+               last_message_at = EXCLUDED.last_message_at, messages = EXCLUDED.messages
+    ),
+    -- Sessions: each offline -> online change opens one, each online -> offline change closes one.
+    changes AS (
+        SELECT x.room, x.name, x.at, x.id, x.online,
+               lead(x.at) OVER w AS next_at,
+               row_number() OVER w AS k
+          FROM (SELECT f.room, f.name, f.at, f.id, f.online,
+                       lag(f.online) OVER (PARTITION BY f.room, f.name ORDER BY f.at, f.id) AS prev,
+                       cur.online AS was
+                  FROM facts f
+                  LEFT JOIN daz.users cur ON cur.room = f.room AND cur.name = f.name
+                 WHERE f.online IS NOT NULL) x
+         WHERE x.online IS DISTINCT FROM COALESCE(x.prev, x.was, false)
+        WINDOW w AS (PARTITION BY x.room, x.name ORDER BY x.at, x.id)
+    ),
+    sessions_open AS (
+        INSERT INTO daz.user_sessions (room, name, joined_at, left_at)
+        SELECT c.room, c.name, c.at, c.next_at FROM changes c WHERE c.online
+    ),
+    sessions_close AS (
+        UPDATE daz.user_sessions us SET left_at = GREATEST(c.at, us.joined_at)
+          FROM changes c
+         WHERE NOT c.online AND c.k = 1
+           AND us.room = c.room AND us.name = c.name AND us.left_at IS NULL
+    ),
+    -- Routing (issue 9): every stored event matching an enabled subscription becomes one job.
+    routed AS (
+        INSERT INTO daz.jobs (queue, kind, room, payload, priority, max_attempts, correlation_id, handler)
+        SELECT s.queue, s.name, i.room,
+               jsonb_build_object('id', i.id, 'received_at', i.received_at, 'room', i.room, 'type', i.type,
+                                  'tags', i.tags, 'actor', i.actor, 'server_time', i.server_time, 'payload', i.payload),
+               s.priority, s.max_attempts, i.id::text, s.handler
+          FROM ins i
+          JOIN (SELECT sub.name, sub.tags, sub.exclude_tags, sub.types, sub.rooms, sub.queue, sub.handler,
+                       sub.priority, q.max_attempts
+                  FROM daz.subscriptions sub
+                  JOIN daz.queues q ON q.name = sub.queue
+                 WHERE sub.enabled) s
+            ON i.tags @> s.tags
+           AND NOT i.tags && s.exclude_tags
+           AND (s.types IS NULL OR i.type = ANY (s.types))
+           AND (s.rooms IS NULL OR i.room = ANY (s.rooms))
+    )
+    SELECT count(*),
+           array_agg(i.id) FILTER (WHERE i.type IN ('playlist', 'queue', 'delete', 'moveVideo', 'setTemp',
+                                                    'setCurrent', 'changeMedia'))
+      INTO v_stored, v_media
+      FROM ins i;
+
+    IF v_media IS NOT NULL THEN
+        BEGIN
+            PERFORM daz.events_apply_playlist(ARRAY(SELECT e FROM unnest(p_events) AS e WHERE e.id = ANY (v_media)));
+        EXCEPTION WHEN data_exception THEN
+            -- A hostile playlist payload must not cost the batch: the events are stored, the mirror skips them.
+            RAISE WARNING 'daz.ingest: playlist events of this batch not applied: %', SQLERRM;
+        END;
+    END IF;
+    RETURN v_stored;
+END;
+$$;
+COMMENT ON FUNCTION daz.ingest(daz.event_in[]) IS
+    'Stores one batch of CyTube events (dazd calls it once per batch) and returns the number of rows stored. '
+    'Idempotent on id: a resent event is skipped. Rows with a missing id or a malformed room or type go to '
+    'daz.rejected_events; the rest is stored. Applies daz.log_rules (drop, retention), adds tag command to chat/pm lines '
+    'starting with setting command_prefix, skips replayed history lines already stored, updates daz.ingest_counters, '
+    'daz.users, daz.user_sessions, daz.playlist and daz.media_plays, and turns events matching enabled '
+    'daz.subscriptions into jobs (one wake-up per queue). All set-wise, in the caller''s transaction.';
+
+REVOKE ALL ON FUNCTION daz.ingest(daz.event_in[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION daz.events_apply_playlist(daz.event_in[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION daz.events_playlist_pos(text, jsonb, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION daz.ingest(daz.event_in[]) TO daz_daemon;
