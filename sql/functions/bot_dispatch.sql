@@ -82,7 +82,7 @@ BEGIN
         RETURN jsonb_build_object('outcome', 'ignored', 'reason', 'own or history line');
     END IF;
     v_via := CASE v_type WHEN 'pm' THEN 'pm' ELSE 'chat' END;
-    v_text := btrim(daz.bot_html_text(v_html));
+    v_text := btrim(daz.html_to_text(v_html));
     IF left(v_text, length(v_prefix)) <> v_prefix OR length(v_text) <= length(v_prefix) THEN
         RETURN jsonb_build_object('outcome', 'ignored', 'reason', 'no prefix');
     END IF;

@@ -1,18 +1,4 @@
--- bot_util.sql — helpers shared by the bot's commands: text from CyTube HTML, argument splitting, durations, names, ranks, replies.
-
--- CyTube sends chat text as HTML: & < > escaped, URLs wrapped in <a href>. Commands work on what
--- the user typed, so tags are dropped (user-typed < arrives as &lt;, so every literal < is the
--- server's markup) and the entities decoded.
-CREATE OR REPLACE FUNCTION daz.bot_html_text(p_html text)
-RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$
-    SELECT replace(replace(replace(replace(replace(replace(
-               regexp_replace(p_html, '<[^>]*>', '', 'g'),
-               '&lt;', '<'), '&gt;', '>'), '&quot;', '"'), '&#39;', ''''), '&#x27;', ''''), '&amp;', '&')
-$$;
-COMMENT ON FUNCTION daz.bot_html_text(text) IS
-    'Plain text of a CyTube chat message: markup the server added (links, emotes) removed, &lt; &gt; &quot; &#39; &amp; decoded.';
+-- bot_util.sql — helpers shared by the bot's commands: argument splitting, durations, names, ranks, replies.
 
 -- Whitespace-separated words; "double quotes" (or “curly quotes”) group words, a backslash takes
 -- the next character literally (\" \\ \ ). An unterminated quote runs to the end of the line.
@@ -186,8 +172,8 @@ $$;
 COMMENT ON FUNCTION daz.bot_reply(text, text, text, text, text, timestamptz) IS
     'Sends a reply as cytube jobs at priority 1: one chat (via chat) or pm to p_user (via pm) per non-empty line, at most 10; setting reply_mode chat|pm overrides the way. Lines starting with / get a zero-width space so CyTube never runs them as commands. Returns the number of jobs.';
 
-REVOKE ALL ON FUNCTION daz.bot_html_text(text), daz.bot_split_args(text), daz.bot_duration(text),
+REVOKE ALL ON FUNCTION daz.bot_split_args(text), daz.bot_duration(text),
     daz.bot_format_interval(interval), daz.bot_name(text), daz.bot_user_rank(text, text),
     daz.bot_is_admin(text, text, numeric), daz.bot_reply(text, text, text, text, text, timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION daz.bot_html_text(text), daz.bot_split_args(text), daz.bot_duration(text),
+GRANT EXECUTE ON FUNCTION daz.bot_split_args(text), daz.bot_duration(text),
     daz.bot_format_interval(interval) TO daz_operator, daz_reader;
