@@ -174,15 +174,17 @@ DECLARE
     v_arg   text := p_ctx->'args'->>0;
     v_uid   bigint;
     v_title text;
+    v_known boolean;
 BEGIN
     IF v_arg IS NULL OR v_arg !~ '^#?\d{1,15}$' THEN
         RETURN format('Usage: %splaylistdelete <uid> (the playlist item number)', p_ctx->>'prefix');
     END IF;
     v_uid := ltrim(v_arg, '#')::bigint;
     SELECT p.title INTO v_title FROM daz.playlist p WHERE p.room = p_ctx->>'room' AND p.uid = v_uid;
+    v_known := FOUND;
     PERFORM daz.enqueue('cytube', 'emit', jsonb_build_object('event', 'delete', 'data', v_uid),
                         p_ctx->>'room', 1, now(), NULL, p_ctx->>'event_id');
-    RETURN format('Deleting #%s%s.', v_uid, CASE WHEN FOUND THEN format(' (%s)', coalesce(v_title, 'untitled'))
+    RETURN format('Deleting #%s%s.', v_uid, CASE WHEN v_known THEN format(' (%s)', coalesce(v_title, 'untitled'))
                                                  ELSE ' (not in my copy of the playlist)' END);
 END
 $$;
