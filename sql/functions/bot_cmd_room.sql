@@ -108,7 +108,7 @@ BEGIN
                          daz.bot_format_interval(make_interval(secs => v_p.seconds)),
                          daz.bot_format_interval(greatest(make_interval(secs => v_p.seconds) - v_elapsed, interval '0')))
              ELSE format('live for %s', daz.bot_format_interval(v_elapsed)) END,
-        coalesce(format(' (queued by %s)', v_p.queued_by), ''));
+        CASE WHEN v_p.queued_by IS NOT NULL THEN format(' (queued by %s)', v_p.queued_by) ELSE '' END);
 END
 $$;
 COMMENT ON FUNCTION daz.cmd_np(jsonb) IS '!np: the current media of the room (daz.media_plays): title, type:id, elapsed / length and time left, who queued it.';
