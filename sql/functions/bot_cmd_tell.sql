@@ -73,8 +73,10 @@ BEGIN
            FOR UPDATE SKIP LOCKED
     LOOP
         PERFORM daz.bot_reply(v_room, v_t.via, v_name,
-            format('%s, %s asked me to tell you (%s ago): %s', v_name, v_t.sender,
-                   daz.bot_format_interval(now() - v_t.created_at), v_t.message),
+            CASE WHEN lower(v_t.sender) = lower(coalesce(daz.bot_name(v_room), ''))
+                 THEN format('%s, %s', v_name, v_t.message)       -- a reminder that found nobody
+                 ELSE format('%s, %s asked me to tell you (%s ago): %s', v_name, v_t.sender,
+                             daz.bot_format_interval(now() - v_t.created_at), v_t.message) END,
             p_job.correlation_id);
         UPDATE daz.tells SET delivered_at = now() WHERE id = v_t.id;
         v_n := v_n + 1;
