@@ -47,7 +47,7 @@ REVOKE ALL ON FUNCTION daz.queue_check_worker(text, text) FROM PUBLIC;
 -- of schema daz (or a superuser) with the shape handler(daz.jobs) RETURNS jsonb are accepted.
 CREATE OR REPLACE FUNCTION daz.queue_check_handler(p_fn text, p_handler regprocedure) RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, daz, pg_temp
+SET search_path = pg_catalog, pg_temp  -- so handler names print schema-qualified in errors
 AS $fn$
 DECLARE
     v_proc record;

@@ -71,7 +71,8 @@ BEGIN
                 MESSAGE = format('daz.await_result: no job %s (never existed, or its result was pruned)', p_id);
         END IF;
         IF clock_timestamp() >= v_deadline THEN
-            RAISE EXCEPTION USING ERRCODE = '57014',
+            -- Not 57014 (query_canceled): plpgsql callers could not catch that with WHEN OTHERS.
+            RAISE EXCEPTION USING ERRCODE = '55000',
                 MESSAGE = format('daz.await_result: job %s not finished after %s', p_id, p_timeout),
                 HINT = 'The job is still queued or running; see daz.job_status(id).';
         END IF;

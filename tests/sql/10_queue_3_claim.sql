@@ -1,0 +1,95 @@
+-- 10_queue_3_claim.sql — daz.claim: order, schedule, rooms, leases, pause, complete, extend_lease.
+BEGIN;
+SELECT plan(30);
+
+INSERT INTO daz.queues (name, lease, comment) VALUES ('tq_claim', '45 seconds', 'test queue');
+
+-- Jobs in a scrambled order: priorities 0..3, run_at in the past, one in the future.
+CREATE TEMP TABLE seeded1 AS SELECT daz.enqueue_many(jsonb_build_array(
+    jsonb_build_object('queue', 'tq_claim', 'kind', 'p0-old', 'priority', 0, 'run_at', now() - interval '10 minutes'),
+    jsonb_build_object('queue', 'tq_claim', 'kind', 'p2-new', 'priority', 2, 'run_at', now() - interval '1 minute'),
+    jsonb_build_object('queue', 'tq_claim', 'kind', 'p0-new', 'priority', 0, 'run_at', now() - interval '1 minute'),
+    jsonb_build_object('queue', 'tq_claim', 'kind', 'p3', 'priority', 3, 'run_at', now() - interval '1 second'),
+    jsonb_build_object('queue', 'tq_claim', 'kind', 'p2-old', 'priority', 2, 'run_at', now() - interval '5 minutes'),
+    jsonb_build_object('queue', 'tq_claim', 'kind', 'p1', 'priority', 1),
+    jsonb_build_object('queue', 'tq_claim', 'kind', 'p3-later', 'priority', 3, 'run_at', now() + interval '1 minute'),
+    jsonb_build_object('queue', 'tq_claim', 'kind', 'p0-tie-a', 'priority', 0, 'run_at', '2000-01-01'),
+    jsonb_build_object('queue', 'tq_claim', 'kind', 'p0-tie-b', 'priority', 0, 'run_at', '2000-01-01')));
+
+SELECT is((SELECT array_agg(kind) FROM daz.claim('tq_claim', 'w1', 2)), ARRAY['p3', 'p2-old'],
+          'claim hands out the highest priority first, then the oldest run_at');
+SELECT is((SELECT array_agg(kind) FROM daz.claim('tq_claim', 'w1', 10)),
+          ARRAY['p2-new', 'p1', 'p0-tie-a', 'p0-tie-b', 'p0-old', 'p0-new'],
+          'the rest come in priority DESC, run_at, id order, ties broken by id');
+SELECT is_empty($$SELECT * FROM daz.claim('tq_claim', 'w1', 10)$$, 'a job whose run_at is in the future is not handed out');
+SELECT results_eq($$SELECT state, attempts, locked_by, lease_until = now() + interval '45 seconds'
+                      FROM daz.jobs WHERE queue = 'tq_claim' AND kind = 'p3'$$,
+                  $$VALUES ('running', 1, 'w1', true)$$,
+                  'a claimed job is running, attempts + 1, locked by the worker, leased for the queue''s lease');
+UPDATE daz.jobs SET run_at = now() - interval '1 second' WHERE queue = 'tq_claim' AND kind = 'p3-later';
+SELECT results_eq($$SELECT kind, lease_until = now() + interval '5 minutes' FROM daz.claim('tq_claim', 'w2', 5, NULL, '5 minutes')$$,
+                  $$VALUES ('p3-later', true)$$, 'once run_at has come the job is handed out, with the lease asked for');
+
+-- complete
+SELECT is(daz.complete(ARRAY(SELECT id FROM daz.jobs WHERE queue = 'tq_claim' AND kind IN ('p3', 'p1') ORDER BY kind),
+                       ARRAY['{"r":"p1"}', '{"r":"p3"}']::jsonb[]), 2, 'complete acknowledges two jobs');
+SELECT results_eq($$SELECT kind, result, attempts, locked_by FROM daz.job_results WHERE queue = 'tq_claim' ORDER BY kind$$,
+                  $$VALUES ('p1', '{"r":"p1"}'::jsonb, 1, 'w1'), ('p3', '{"r":"p3"}'::jsonb, 1, 'w1')$$,
+                  'completed jobs move to job_results with their own results');
+SELECT is((SELECT count(*)::int FROM daz.jobs WHERE queue = 'tq_claim' AND kind IN ('p3', 'p1')), 0,
+          'completed jobs leave daz.jobs');
+SELECT is(daz.complete(ARRAY(SELECT id FROM daz.job_results WHERE queue = 'tq_claim')), 0,
+          'completing again does nothing');
+SELECT is(daz.complete(ARRAY(SELECT id FROM daz.jobs WHERE queue = 'tq_claim' AND kind = 'p0-old')), 1,
+          'complete works without results');
+SELECT is((SELECT result FROM daz.job_results WHERE queue = 'tq_claim' AND kind = 'p0-old'), NULL, 'and stores a NULL result');
+SELECT throws_ok($$SELECT daz.complete(ARRAY[1, 2]::bigint[], ARRAY['{}']::jsonb[])$$, '22023',
+                 'daz.complete: 2 ids but 1 results', 'complete refuses mismatched ids and results');
+SELECT throws_ok($$SELECT daz.complete(NULL)$$, '22023', 'daz.complete: ids must not be NULL', 'complete refuses NULL ids');
+SELECT is(daz.enqueue('tq_claim', 'ready-one') IS NOT NULL
+          AND daz.complete(ARRAY(SELECT id FROM daz.jobs WHERE kind = 'ready-one')) = 0, true,
+          'a ready (unclaimed) job cannot be completed');
+UPDATE daz.queues SET retention = '0' WHERE name = 'tq_claim';
+SELECT is(daz.complete(ARRAY(SELECT id FROM daz.jobs WHERE queue = 'tq_claim' AND kind = 'p0-new')), 1,
+          'with retention 0 a job still completes');
+SELECT is((SELECT count(*)::int FROM daz.job_results WHERE queue = 'tq_claim' AND kind = 'p0-new'), 0,
+          'but no result is kept');
+
+-- extend_lease
+SELECT is(daz.extend_lease(ARRAY(SELECT id FROM daz.jobs WHERE queue = 'tq_claim' AND state = 'running'), '10 minutes'), 5,
+          'extend_lease renews every running job given');
+SELECT is((SELECT bool_and(lease_until = now() + interval '10 minutes') FROM daz.jobs WHERE queue = 'tq_claim' AND state = 'running'),
+          true, 'to now() + the new lease');
+SELECT is(daz.extend_lease(ARRAY(SELECT id FROM daz.jobs WHERE kind = 'ready-one'), '1 minute'), 0,
+          'extend_lease ignores jobs that are not running');
+SELECT throws_ok($$SELECT daz.extend_lease(ARRAY[1]::bigint[], '0')$$, '22023',
+                 'daz.extend_lease: lease must be > 0 and <= 1 day, got 00:00:00', 'extend_lease refuses a zero lease');
+
+-- rooms
+INSERT INTO daz.queues (name, comment) VALUES ('tq_rooms', 'test queue');
+CREATE TEMP TABLE seeded2 AS SELECT daz.enqueue_many(jsonb_build_array(
+    jsonb_build_object('queue', 'tq_rooms', 'kind', 'a1', 'room', 'a'),
+    jsonb_build_object('queue', 'tq_rooms', 'kind', 'b1', 'room', 'b', 'priority', 1),
+    jsonb_build_object('queue', 'tq_rooms', 'kind', 'c1', 'room', 'c', 'priority', 3),
+    jsonb_build_object('queue', 'tq_rooms', 'kind', 'a2', 'room', 'a'),
+    jsonb_build_object('queue', 'tq_rooms', 'kind', 'none')));
+SELECT is((SELECT array_agg(kind) FROM daz.claim('tq_rooms', 'w', 10, ARRAY['a', 'b'])), ARRAY['b1', 'a1', 'a2'],
+          'with p_rooms only those rooms'' jobs are handed out, in claim order');
+SELECT is((SELECT array_agg(kind ORDER BY kind) FROM daz.jobs WHERE queue = 'tq_rooms' AND state = 'ready'), ARRAY['c1', 'none'],
+          'other rooms and room-less jobs stay ready');
+
+-- pause
+SELECT is(daz.pause('tq_rooms'), true, 'pause reports that it paused the queue');
+SELECT is(daz.pause('tq_rooms'), false, 'pausing again reports no change');
+SELECT is_empty($$SELECT * FROM daz.claim('tq_rooms', 'w', 10)$$, 'a paused queue hands out nothing');
+SELECT is(daz.resume('tq_rooms'), true, 'resume reports that the queue was paused');
+SELECT is((SELECT count(*)::int FROM daz.claim('tq_rooms', 'w', 10)), 2, 'a resumed queue hands out its jobs again');
+SELECT throws_ok($$SELECT daz.pause('nope')$$, '22023', 'daz.pause: unknown queue "nope"', 'pause names an unknown queue');
+
+-- bad arguments
+SELECT throws_ok($$SELECT * FROM daz.claim('nope', 'w')$$, '22023', 'daz.claim: unknown queue "nope"', 'claim: unknown queue');
+SELECT throws_ok($$SELECT * FROM daz.claim('tq_claim', 'w', 0)$$, '22023', 'daz.claim: limit must be 1..10000, got 0',
+                 'claim: limit 0');
+
+SELECT * FROM finish();
+ROLLBACK;
