@@ -130,6 +130,7 @@ CREATE OR REPLACE FUNCTION daz.ingest(p_events daz.event_in[])
 RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, daz, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_prefix   text := COALESCE(NULLIF(daz.setting('command_prefix', '!'), ''), '!');
@@ -140,6 +141,7 @@ DECLARE
     v_short    text[];
     v_stored   int;
     v_media    uuid[];
+    v_history  boolean;
 BEGIN
     IF p_events IS NULL OR cardinality(p_events) = 0 THEN
         RETURN 0;
@@ -162,6 +164,9 @@ BEGIN
       FROM daz.log_rules;
     SELECT COALESCE(array_agg(tag), '{}') INTO v_short
       FROM daz.log_rules WHERE action = 'store' AND retention < v_max_ret;
+    -- Replayed history (rare: on joins) takes the dedup path; most batches have none.
+    SELECT COALESCE(bool_or(e.type = 'chatMsg' AND e.tags @> '{history}'), false) INTO v_history
+      FROM unnest(p_events) AS e;
 
     WITH src AS MATERIALIZED (
         SELECT e.id, e.received_at, e.room, e.type, e.actor, e.server_time, e.payload, e.ord,
@@ -199,21 +204,24 @@ BEGIN
          WHERE s.reason IS NOT NULL
     ),
     -- A replayed history line is skipped when the same (room, server_time, actor, text) is already
-    -- stored, or appears earlier in this batch; found through index events_chat_seen.
+    -- stored (index events_chat_seen, partitions within a day of the line's server time) or appears
+    -- earlier in this batch. Only batches that hold history lines pay for it.
     history_dup AS (
-        SELECT h.id
-          FROM src h
-         WHERE h.reason IS NULL AND NOT h.dropped AND h.type = 'chatMsg' AND h.tags @> '{history}'
-           AND (EXISTS (SELECT 1 FROM daz.events ev
-                         WHERE ev.type = 'chatMsg' AND ev.room = h.room AND ev.server_time = h.server_time
-                           AND ev.actor IS NOT DISTINCT FROM h.actor
-                           AND ev.payload->'msg' IS NOT DISTINCT FROM h.payload->'msg'
-                           AND ev.id <> h.id)
-                OR EXISTS (SELECT 1 FROM src b
-                            WHERE b.ord < h.ord AND b.type = 'chatMsg' AND b.reason IS NULL AND NOT b.dropped
-                              AND b.room = h.room AND b.server_time = h.server_time
-                              AND b.actor IS NOT DISTINCT FROM h.actor
-                              AND b.payload->'msg' IS NOT DISTINCT FROM h.payload->'msg'))
+        SELECT x.id
+          FROM (SELECT s.id, s.room, s.server_time, s.actor, s.tags, s.payload->'msg' AS msg,
+                       row_number() OVER (PARTITION BY s.room, s.server_time, s.actor, s.payload->'msg'
+                                          ORDER BY s.ord) AS k
+                  FROM src s
+                 WHERE v_history AND s.reason IS NULL AND NOT s.dropped AND s.type = 'chatMsg') x
+         WHERE x.tags @> '{history}'
+           AND (x.k > 1
+                OR EXISTS (SELECT 1 FROM daz.events ev
+                            WHERE ev.type = 'chatMsg' AND ev.room = x.room AND ev.server_time = x.server_time
+                              AND ev.received_at >= x.server_time - interval '1 day'
+                              AND ev.received_at < x.server_time + interval '1 day'
+                              AND ev.actor IS NOT DISTINCT FROM x.actor
+                              AND ev.payload->'msg' IS NOT DISTINCT FROM x.msg
+                              AND ev.id <> x.id))
     ),
     ins AS (
         INSERT INTO daz.events (id, received_at, room, type, tags, actor, server_time, payload, expires_at)
@@ -230,11 +238,16 @@ BEGIN
     ),
     counters AS (
         INSERT INTO daz.ingest_counters AS c (hour, room, type, stored, dropped, duplicates)
-        SELECT date_trunc('hour', s.received_at, 'UTC'), s.room, s.type,
-               count(i.id), count(*) FILTER (WHERE s.dropped), count(*) FILTER (WHERE NOT s.dropped AND i.id IS NULL)
-          FROM src s
-          LEFT JOIN ins i ON i.id = s.id AND i.received_at = s.received_at
-         WHERE s.reason IS NULL
+        SELECT x.hour, x.room, x.type, sum(x.stored), sum(x.dropped), sum(x.kept) - sum(x.stored)
+          FROM (SELECT date_trunc('hour', s.received_at, 'UTC') AS hour, s.room, s.type, 0 AS stored,
+                       count(*) FILTER (WHERE s.dropped) AS dropped, count(*) FILTER (WHERE NOT s.dropped) AS kept
+                  FROM src s
+                 WHERE s.reason IS NULL
+                 GROUP BY 1, 2, 3
+                UNION ALL
+                SELECT date_trunc('hour', i.received_at, 'UTC'), i.room, i.type, count(*), 0, 0
+                  FROM ins i
+                 GROUP BY 1, 2, 3) x
          GROUP BY 1, 2, 3
         ON CONFLICT (hour, room, type) DO UPDATE
            SET stored = c.stored + EXCLUDED.stored,
@@ -268,7 +281,7 @@ BEGIN
                 WHERE i.type = 'setAFK'
          ) AS f(name, online, rank, afk)
          WHERE i.type IN ('addUser', 'userLeave', 'userlist', 'setUserRank', 'setAFK')
-           AND f.name IS NOT NULL AND f.name <> ''
+           AND f.name IS NOT NULL AND f.name <> '' AND f.name !~ '^[{\[]'
     ),
     -- A userlist is a full snapshot: everyone known in the room and not in it is offline at that point.
     snap AS (
@@ -321,7 +334,7 @@ BEGIN
           FROM per_user p
           FULL JOIN chat c ON c.room = p.room AND c.name = p.name
          CROSS JOIN LATERAL (SELECT COALESCE(p.room, c.room) AS room, COALESCE(p.name, c.name) AS name) k
-          LEFT JOIN daz.users cur ON cur.room = k.room AND cur.name = k.name
+          LEFT JOIN LATERAL (SELECT * FROM daz.users u0 WHERE u0.room = k.room AND u0.name = k.name LIMIT 1) cur ON true
          WHERE COALESCE(p.first_at, c.first_at, cur.first_seen) IS NOT NULL
         ON CONFLICT (room, name) DO UPDATE
            SET rank = EXCLUDED.rank, online = EXCLUDED.online, afk = EXCLUDED.afk,
@@ -337,7 +350,8 @@ BEGIN
                        lag(f.online) OVER (PARTITION BY f.room, f.name ORDER BY f.at, f.id) AS prev,
                        cur.online AS was
                   FROM facts f
-                  LEFT JOIN daz.users cur ON cur.room = f.room AND cur.name = f.name
+                  LEFT JOIN LATERAL (SELECT u0.online FROM daz.users u0
+                                      WHERE u0.room = f.room AND u0.name = f.name LIMIT 1) cur ON true
                  WHERE f.online IS NOT NULL) x
          WHERE x.online IS DISTINCT FROM COALESCE(x.prev, x.was, false)
         WINDOW w AS (PARTITION BY x.room, x.name ORDER BY x.at, x.id)

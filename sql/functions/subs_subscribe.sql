@@ -6,7 +6,7 @@ CREATE OR REPLACE FUNCTION daz.subscribe(p_name text, p_tags text[], p_handler r
                                          p_exclude_tags text[] DEFAULT '{history,bot}',
                                          p_enabled boolean DEFAULT true, p_comment text DEFAULT NULL)
 RETURNS daz.subscriptions
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, daz, pg_temp
 AS $$
 DECLARE
@@ -27,12 +27,10 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023',
             MESSAGE = 'daz.subscribe: give at least one tag or a list of types (a subscription to everything is refused)';
     END IF;
-    IF p_handler IS NOT NULL AND NOT EXISTS (
-           SELECT 1 FROM pg_proc p
-            WHERE p.oid = p_handler AND p.pronargs = 1 AND p.proargtypes[0] = 'daz.jobs'::regtype
-              AND p.prorettype = 'jsonb'::regtype AND p.prokind = 'f' AND NOT p.proretset) THEN
+    PERFORM daz.queue_check_handler('daz.subscribe', p_handler);
+    IF p_handler IS NULL AND (SELECT q.handler FROM daz.queues q WHERE q.name = p_queue) IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023',
-            MESSAGE = format('daz.subscribe: handler %s must be a function (daz.jobs) RETURNS jsonb', p_handler);
+            MESSAGE = format('daz.subscribe: no handler given and queue "%s" has none', p_queue);
     END IF;
 
     INSERT INTO daz.subscriptions AS s (name, tags, exclude_tags, types, rooms, queue, handler, priority, enabled, comment)
@@ -53,7 +51,7 @@ COMMENT ON FUNCTION daz.subscribe(text, text[], regprocedure, text[], text[], te
 
 CREATE OR REPLACE FUNCTION daz.unsubscribe(p_name text)
 RETURNS daz.subscriptions
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, daz, pg_temp
 AS $$
 DECLARE

@@ -138,7 +138,7 @@ CREATE TABLE daz.users (
     messages        bigint      NOT NULL DEFAULT 0,
     PRIMARY KEY (room, name)
 );
-CREATE INDEX users_online ON daz.users (room) WHERE online;
+CREATE INDEX users_room_online ON daz.users (room) WHERE online;
 COMMENT ON TABLE daz.users IS
     'Users per room as seen in events: rank, online (userlist snapshot, addUser, userLeave), afk (setAFK), '
     'first/last seen and chat message count. Pseudo-users such as [server] are not listed.';
@@ -198,6 +198,7 @@ CREATE TABLE daz.media_plays (
     event_id    uuid        NOT NULL
 );
 CREATE INDEX media_plays_room_started ON daz.media_plays (room, started_at);
+CREATE INDEX media_plays_open ON daz.media_plays (room) WHERE ended_at IS NULL;
 COMMENT ON TABLE daz.media_plays IS
     'One row per changeMedia: what played, when it started (received_at), who queued it (from the playlist item '
     'named by setCurrent) and when it ended (the next changeMedia in the room).';
