@@ -37,7 +37,8 @@ struct cfg_room {
 	char *channel;       /* CyTube channel, matches ^[A-Za-z0-9_-]{1,30}$ */
 	char *site;          /* http(s)://host[:port] without trailing slash */
 	char *username;      /* account the bot logs in with */
-	char *password;      /* resolved secret (from password, _env or _file); NEVER print */
+	char *password;      /* resolved secret (from password, _env or _file); NEVER print.
+	                      * NULL (no source) or "" (empty "password"): guest login, send no pw */
 	char *password_env;  /* name of the environment variable, NULL when unused */
 	char *password_file; /* path of the password file, NULL when unused */
 	char *tls_ca_file;   /* CA bundle for wss/https, NULL = system CAs */

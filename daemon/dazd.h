@@ -5,15 +5,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#ifdef DAZ_VERSION
+#define DAZD_VERSION DAZ_VERSION /* from the Makefile: VERSION + git */
+#else
 #define DAZD_VERSION "0.1.0"
+#endif
 
 struct lws_context;
 struct lws_vhost;
+struct lws_protocols;
 struct cfg;
 struct pg_conn;
 struct ingest;
 struct room;
 struct metrics;
+struct dazd;
 
 enum dazd_phase {
 	DAZD_RUNNING = 0,  /* normal operation */
@@ -32,6 +38,7 @@ typedef bool (*dazd_drained_hook)(struct dazd *d, void *arg);
 struct dazd {
 	struct lws_context *lws;
 	struct lws_vhost *vhost;  /* listening vhost; raw fds and default TLS client vhost */
+	const struct lws_protocols *vhost_protocols; /* the protocol list every vhost uses */
 	struct cfg *cfg;          /* running config, owned */
 	const char *config_path;  /* borrowed from argv */
 	char host[128];           /* gethostname() */
@@ -71,6 +78,14 @@ int dazd_add_drained_hook(struct dazd *d, dazd_drained_hook fn, void *arg)
 
 /* While draining: re-check every drained hook now (call after finishing a piece of work). */
 void dazd_check_drained(struct dazd *d);
+
+/*
+ * The outbound half (outbox.c) plugs in here: main.c calls outbox_init() after the database
+ * connection and ingest exist and before rooms start (so it can set rooms_need_lease and add
+ * hooks), and outbox_free() after the loop ended. Weak: dazd runs inbound-only without them.
+ */
+int outbox_init(struct dazd *d) __attribute__((weak));
+void outbox_free(struct dazd *d) __attribute__((weak));
 
 /* Clocks in microseconds. */
 int64_t dazd_mono_us(void);

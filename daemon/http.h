@@ -8,6 +8,9 @@ struct lws_protocols;
 struct dazd;
 void http_refresh_gauges(struct dazd *d);
 
+/* Make the context reachable from the HTTP callbacks (before the loop runs). */
+int http_attach(struct dazd *d);
+
 /* lws HTTP server protocol, listed first in main.c's protocols. */
 extern const struct lws_protocols http_lws_protocol;
 

@@ -24,6 +24,8 @@ void ingest_db_state(struct ingest *in, bool up);
 
 /* Draining: write what is buffered now (to the database or the spool). */
 void ingest_drain(struct ingest *in);
+/* Drain timed out: append everything still in memory to the spool now. */
+void ingest_spool_now(struct ingest *in);
 /* Nothing buffered in memory and nothing in flight. */
 bool ingest_idle(const struct ingest *in);
 

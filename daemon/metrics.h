@@ -38,6 +38,9 @@ void metrics_forget(struct metrics *m, const char *name, const char *needle);
  */
 char *metrics_labels(char *buf, size_t size, ...) __attribute__((sentinel));
 
+/* Declare every family dazd's inbound side uses (docs/metrics.md lists them). */
+int metrics_declare_dazd(struct metrics *m) __attribute__((warn_unused_result));
+
 /* Render everything in the text exposition format. Caller frees the string. */
 char *metrics_render(const struct metrics *m, size_t *len) __attribute__((warn_unused_result));
 

@@ -4,8 +4,28 @@
 
 #include <stdbool.h>
 
+#include <stddef.h>
+
 struct dazd;
 struct room;
+
+/* What d->outbox points to: the private state of each outbound module (owned by outbox.c). */
+struct outbound {
+	struct outbox_state *ob;       /* outbox.c */
+	struct lease_state *lease;     /* lease.c */
+	struct control_state *control; /* control.c */
+	struct worker_state *worker;   /* worker.c */
+	bool dead;                     /* outbox_free ran: late callbacks and hooks do nothing */
+};
+
+/* d->outbox as struct outbound, NULL before outbox_init. */
+struct outbound *outbound_of(const struct dazd *d);
+
+/*
+ * A PostgreSQL text[] literal of n strings ({"a","b \"c\""}), for $n::text[] parameters.
+ * Caller frees. NULL on out of memory.
+ */
+char *outbox_text_array(const char *const *items, size_t n);
 
 /*
  * Start the whole outbound side of dazd: room leases (lease.c), the LISTEN connection and
@@ -16,7 +36,12 @@ struct room;
  */
 int outbox_init(struct dazd *d) __attribute__((warn_unused_result));
 
-/* Free everything outbox_init created (after the loop ended). NULL-safe on a dazd without it. */
+/*
+ * Tear down after the loop ended: frees the LISTEN and jobs connections, every held job and the
+ * timers. The small fixed state stays allocated until exit, because main frees d->db and the
+ * rooms afterwards and their queued callbacks and ws hooks may still name it (they see
+ * outbound.dead and return).
+ */
 void outbox_free(struct dazd *d);
 
 /* Wake-ups (notification, poll timer, reconnect): claim now if nothing is in flight. */

@@ -62,6 +62,7 @@ struct sio_packet {
 	                              * SIO_CONNECT/CONNECT_ERROR: the object, NULL if none */
 	size_t n_args;               /* SIO_EVENT: arguments after the name */
 	struct json_object *root;    /* the parsed JSON body (owned; NULL if none) */
+	struct json_object *args;    /* owned: array behind payload when n_args > 1, else NULL */
 };
 
 /*

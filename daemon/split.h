@@ -3,6 +3,7 @@
 #define DAZ_SPLIT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Length as JavaScript counts it (UTF-16 code units: 1 per BMP character, 2 per character above
@@ -23,6 +24,14 @@ size_t split_js_length(const char *s, size_t len);
  */
 char **split_text(const char *text, size_t max_units, size_t *n_out);
 
-void split_free(char **parts); /* split_free(NULL) is a no-op */
+void split_free(char **parts);
+
+/*
+ * Decode the UTF-8 character at s (len > 0 bytes available): returns its byte length, sets
+ * *units to its UTF-16 length (1 or 2) and *cp to the code point. A malformed or truncated
+ * sequence (overlong, surrogate, > U+10FFFF) is one byte, one unit, *cp = 0xFFFD.
+ */
+size_t split_utf8_char(const char *s, size_t len, unsigned *units,
+                       uint32_t *cp); /* split_free(NULL) is a no-op */
 
 #endif

@@ -1,4 +1,5 @@
-/* worker.h — SQL job worker: runs daz.run_jobs on its own connection when notified and on a timer. */
+/* worker.h — SQL job worker: runs daz.run_jobs on its own connection when notified and on a timer.
+ */
 #ifndef DAZD_WORKER_H
 #define DAZD_WORKER_H
 

@@ -1,0 +1,1387 @@
+/* outbox.c — outbound: claim cytube jobs, pace per room, send, confirm by echo, batch acks. */
+#include "outbox.h"
+
+#include <ctype.h>
+#include <json-c/json.h>
+#include <libwebsockets.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bucket.h"
+#include "cfg.h"
+#include "control.h"
+#include "dazd.h"
+#include "event.h"
+#include "lease.h"
+#include "log.h"
+#include "metrics.h"
+#include "pg.h"
+#include "room.h"
+#include "split.h"
+#include "worker.h"
+#include "ws.h"
+
+/*
+ * How a job moves: claimed (daz.claim) → queued in its room, priority order → sent part by part
+ * as the room's token bucket allows → waiting for the echo of every part (or, for emit "queue",
+ * the server's answer) → completed or failed in a batch (daz.complete / daz.fail_many).
+ * A job is held only by this process between claim and ack; its database lease is extended
+ * every lease_s / 3 while it waits here.
+ */
+
+#define OB_AHEAD_S      3.0   /* claim what the bucket can send within this many seconds */
+#define OB_UNPACED_HOLD 200   /* jobs held per unpaced room (moderator-like pacing) */
+#define OB_CLAIM_MAX    500   /* jobs per daz.claim call */
+#define OB_TICK_US      50000 /* confirmation deadline check while something waits */
+#define OB_ACK_RETRY_US 1000000
+
+enum ob_kind {
+	OB_CHAT = 0, /* chatMsg */
+	OB_PM = 1,   /* pm */
+	OB_EMIT = 2, /* any other allowed CyTube event */
+};
+
+static const char *const kind_names[] = {"chat", "pm", "emit"};
+
+struct ob_job {
+	struct ob_job *next;
+	struct ob_room *o;
+	long long id;
+	enum ob_kind kind;
+	int priority;
+	char *to;     /* pm recipient (owned) */
+	char **parts; /* chat/pm text parts (split_text; owned) */
+	size_t n_parts, n_sent, n_confirmed;
+	char *event;              /* emit: event name (owned) */
+	struct json_object *data; /* emit: payload (owned) or NULL */
+	bool await_reply;         /* emit "queue": wait for queue / queueFail */
+	int64_t created_wall_us;  /* enqueue time, database clock */
+	int64_t claimed_us;       /* monotonic */
+	int64_t deadline_ms;      /* monotonic; set once every part is written */
+	bool in_sent;             /* on o->sent (else on o->queue) */
+};
+
+/* One written chat/pm part waiting for its echo, in send order. */
+struct ob_wait {
+	struct ob_wait *next;
+	struct ob_job *job;
+	size_t part;
+};
+
+struct ob_room {
+	struct ob_room *next;
+	struct outbox_state *s;
+	char name[EVENT_ROOM_MAX + 1];
+	struct bucket bucket;
+	int max_len;
+	bool paused;
+	struct ob_job *queue; /* not fully written; head is the one being sent */
+	struct ob_job *sent;  /* fully written, waiting for echo / reply / deadline */
+	struct ob_wait *waits, *waits_tail;
+	size_t n_queued, n_sent;
+	int64_t bucket_wait_since_us;     /* first failed take of the current wait, 0 if none */
+	struct json_object *channel_opts; /* last channelOpts (owned), re-applied on rank change */
+	lws_sorted_usec_list_t sul;       /* bucket refill wake-up */
+};
+
+/* Ack batches: what is waiting to go out, and what is in flight. */
+struct ob_acks {
+	long long *ids;
+	char **texts;    /* complete: result JSON; fail: error */
+	bool *retryable; /* fail only */
+	size_t n, cap;
+};
+
+struct outbox_state {
+	struct dazd *d;
+	struct ob_room *rooms;
+	bool claim_in_flight, claim_again;
+	bool last_claim_full; /* the last claim returned its limit: more are probably ready */
+	size_t claim_limit;
+	bool draining, drain_started;
+	struct ob_acks done, failed;         /* pending */
+	struct ob_acks done_fly, failed_fly; /* in flight */
+	bool done_in_flight, failed_in_flight;
+	lws_sorted_usec_list_t sul_poll, sul_tick, sul_ack, sul_extend;
+	bool tick_on, ack_scheduled;
+};
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+struct outbound *outbound_of(const struct dazd *d)
+{
+	return d ? (struct outbound *)d->outbox : NULL;
+}
+
+static struct outbox_state *state_of(const struct dazd *d)
+{
+	struct outbound *o = outbound_of(d);
+	return o && !o->dead ? o->ob : NULL;
+}
+
+static bool dead(const struct outbox_state *s)
+{
+	struct outbound *o = outbound_of(s->d);
+	return !o || o->dead;
+}
+
+char *outbox_text_array(const char *const *items, size_t n)
+{
+	size_t len = 3;
+	for (size_t i = 0; i < n; i++)
+		len += 3 + 2 * strlen(items[i]);
+	char *out = malloc(len), *p = out;
+	if (!out)
+		return NULL;
+	*p++ = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			*p++ = ',';
+		*p++ = '"';
+		for (const char *c = items[i]; *c; c++) {
+			if (*c == '"' || *c == '\\')
+				*p++ = '\\';
+			*p++ = *c;
+		}
+		*p++ = '"';
+	}
+	*p++ = '}';
+	*p = '\0';
+	return out;
+}
+
+static int64_t mono_ms(void)
+{
+	return dazd_mono_us() / 1000;
+}
+
+static int confirm_ms(const struct dazd *d)
+{
+	return d->cfg && d->cfg->outbound_confirm_ms > 0 ? d->cfg->outbound_confirm_ms : 5000;
+}
+
+static int poll_ms(const struct dazd *d)
+{
+	return d->cfg && d->cfg->outbound_poll_ms > 0 ? d->cfg->outbound_poll_ms : 2000;
+}
+
+static int lease_s(const struct dazd *d)
+{
+	return d->cfg && d->cfg->lease_s > 0 ? d->cfg->lease_s : 30;
+}
+
+static const char *labels_rk(char *buf, size_t size, const struct ob_job *j)
+{
+	return metrics_labels(buf, size, "room", j->o->name, "kind", kind_names[j->kind], NULL);
+}
+
+static void count(struct outbox_state *s, const char *name, const struct ob_job *j, double v)
+{
+	char lb[200];
+	if (s->d->metrics)
+		metrics_add(s->d->metrics, name, labels_rk(lb, sizeof(lb), j), v);
+}
+
+/* ---- rooms -------------------------------------------------------------------------------- */
+
+static void room_pacing(struct ob_room *o, const struct cfg_room *cr)
+{
+	double burst = cr ? cr->pacing.burst : BUCKET_DEFAULT_BURST;
+	double rate = cr ? cr->pacing.per_second : BUCKET_DEFAULT_RATE;
+	bucket_init(&o->bucket, burst, rate, mono_ms());
+	o->max_len = cr && cr->pacing.max_len >= 8 ? cr->pacing.max_len : CFG_DEFAULT_MAX_LEN;
+}
+
+static struct ob_room *ob_room_find(struct outbox_state *s, const char *name)
+{
+	for (struct ob_room *o = s->rooms; o; o = o->next)
+		if (strcmp(o->name, name) == 0)
+			return o;
+	return NULL;
+}
+
+static struct ob_room *ob_room_get(struct outbox_state *s, const char *name)
+{
+	struct ob_room *o = ob_room_find(s, name);
+	if (o || strlen(name) > EVENT_ROOM_MAX)
+		return o;
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return NULL;
+	o->s = s;
+	snprintf(o->name, sizeof(o->name), "%s", name);
+	room_pacing(o, s->d->cfg ? cfg_room_find(s->d->cfg, name) : NULL);
+	o->next = s->rooms;
+	s->rooms = o;
+	return o;
+}
+
+/* Sending is possible now: joined, lease held, not paused, not shutting down. */
+static bool room_sendable(struct outbox_state *s, struct ob_room *o, struct room **out)
+{
+	struct room *r = room_find(s->d, o->name);
+	if (out)
+		*out = r;
+	return r && !r->removing && !o->paused && !s->draining && ws_room_joined(r) &&
+	       lease_held(r);
+}
+
+static void update_depth(struct ob_room *o)
+{
+	char lb[120];
+	struct dazd *d = o->s->d;
+	if (d->metrics)
+		metrics_set(d->metrics, "dazd_outbound_queue_depth",
+		            metrics_labels(lb, sizeof(lb), "room", o->name, NULL),
+		            (double)(o->n_queued + o->n_sent));
+}
+
+/* ---- job life ----------------------------------------------------------------------------- */
+
+static void job_free(struct ob_job *j)
+{
+	if (!j)
+		return;
+	free(j->to);
+	split_free(j->parts);
+	free(j->event);
+	if (j->data)
+		json_object_put(j->data);
+	free(j);
+}
+
+static void list_remove(struct ob_job **head, struct ob_job *j)
+{
+	for (struct ob_job **p = head; *p; p = &(*p)->next)
+		if (*p == j) {
+			*p = j->next;
+			j->next = NULL;
+			return;
+		}
+}
+
+static void waits_drop_job(struct ob_room *o, struct ob_job *j)
+{
+	struct ob_wait **p = &o->waits, *last = NULL;
+	while (*p) {
+		if ((*p)->job == j) {
+			struct ob_wait *w = *p;
+			*p = w->next;
+			free(w);
+		} else {
+			last = *p;
+			p = &(*p)->next;
+		}
+	}
+	o->waits_tail = last;
+}
+
+/* Unlink a job from its room wherever it is. */
+static void job_detach(struct ob_job *j)
+{
+	struct ob_room *o = j->o;
+	if (j->in_sent) {
+		list_remove(&o->sent, j);
+		o->n_sent--;
+	} else {
+		list_remove(&o->queue, j);
+		o->n_queued--;
+	}
+	waits_drop_job(o, j);
+	update_depth(o);
+}
+
+static int acks_push(struct ob_acks *a, long long id, const char *text, bool retryable)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 64;
+		long long *ids = realloc(a->ids, cap * sizeof(*ids));
+		if (!ids)
+			return -1;
+		a->ids = ids;
+		char **texts = realloc(a->texts, cap * sizeof(*texts));
+		if (!texts)
+			return -1;
+		a->texts = texts;
+		bool *rt = realloc(a->retryable, cap * sizeof(*rt));
+		if (!rt)
+			return -1;
+		a->retryable = rt;
+		a->cap = cap;
+	}
+	char *t = strdup(text);
+	if (!t)
+		return -1;
+	a->ids[a->n] = id;
+	a->texts[a->n] = t;
+	a->retryable[a->n] = retryable;
+	a->n++;
+	return 0;
+}
+
+static void acks_clear(struct ob_acks *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->texts[i]);
+	a->n = 0;
+}
+
+static void acks_free(struct ob_acks *a)
+{
+	acks_clear(a);
+	free(a->ids);
+	free(a->texts);
+	free(a->retryable);
+	memset(a, 0, sizeof(*a));
+}
+
+static void ack_schedule(struct outbox_state *s, lws_usec_t us);
+
+static void job_complete(struct ob_job *j, bool confirmed)
+{
+	struct ob_room *o = j->o;
+	struct outbox_state *s = o->s;
+	char result[96], lb[200];
+
+	job_detach(j);
+	if (j->kind == OB_EMIT && !j->await_reply)
+		snprintf(result, sizeof(result), "{\"sent\": %zu}", j->n_sent);
+	else
+		snprintf(result, sizeof(result), "{\"sent\": %zu, \"confirmed\": %s}", j->n_sent,
+		         confirmed ? "true" : "false");
+	if (acks_push(&s->done, j->id, result, true) != 0)
+		log_error(o->name, "out of memory: completion of job %lld lost (lease will expire)",
+		          j->id);
+	if (confirmed) {
+		count(s, "dazd_outbound_jobs_confirmed_total", j, 1);
+		if (s->d->metrics && j->created_wall_us > 0) {
+			double lat = (double)(dazd_wall_us() - j->created_wall_us) / 1e6;
+			metrics_observe(s->d->metrics, "dazd_outbound_enqueue_to_confirm_seconds",
+			                metrics_labels(lb, sizeof(lb), "room", o->name, NULL),
+			                lat < 0 ? 0 : lat);
+		}
+	} else if (j->kind != OB_EMIT || j->await_reply) {
+		count(s, "dazd_outbound_jobs_unconfirmed_total", j, 1);
+		log_debug(o->name, "job %lld: no echo within %d ms, completed unconfirmed", j->id,
+		          confirm_ms(s->d));
+	}
+	log_trace(o->name, "job %lld completed (%s)", j->id, result);
+	job_free(j);
+	ack_schedule(s, 0);
+}
+
+static void job_fail(struct ob_job *j, const char *reason, bool retryable)
+{
+	struct ob_room *o = j->o;
+	struct outbox_state *s = o->s;
+	char lb[300], short_reason[40];
+
+	job_detach(j);
+	if (acks_push(&s->failed, j->id, reason, retryable) != 0)
+		log_error(o->name, "out of memory: failure of job %lld lost (lease will expire)",
+		          j->id);
+	/* reason label: the first word, so "errorMsg: PM failed: x" stays low-cardinality */
+	size_t k = strcspn(reason, " :");
+	snprintf(short_reason, sizeof(short_reason), "%.*s", (int)(k < 39 ? k : 39), reason);
+	if (s->d->metrics)
+		metrics_add(s->d->metrics, "dazd_outbound_jobs_failed_total",
+		            metrics_labels(lb, sizeof(lb), "room", o->name, "kind",
+		                           kind_names[j->kind], "reason", short_reason, NULL),
+		            1);
+	log_info(o->name, "job %lld (%s) failed%s: %s", j->id, kind_names[j->kind],
+	         retryable ? " (will retry)" : " (not retryable)", reason);
+	job_free(j);
+	ack_schedule(s, 0);
+}
+
+/* Every job this process holds for the room: fail (or, while shutting down, settle). */
+static void room_drop_jobs(struct ob_room *o, const char *queued_reason, const char *sent_reason)
+{
+	struct outbox_state *s = o->s;
+	while (o->queue) {
+		struct ob_job *j = o->queue;
+		/* a job with parts already written may have been seen: same as a lost connection */
+		job_fail(j, j->n_sent ? sent_reason : queued_reason, true);
+	}
+	while (o->sent) {
+		struct ob_job *j = o->sent;
+		if (s->d->phase != DAZD_RUNNING)
+			job_complete(j, false); /* written before shutdown: most likely delivered */
+		else
+			job_fail(j, sent_reason, true);
+	}
+}
+
+/* ---- parsing claimed jobs ----------------------------------------------------------------- */
+
+/* CyTube kicks a socket that sends these without the rank for them (protocol notes §4). */
+static bool emit_allowed(const char *ev)
+{
+	static const char *const deny[] = {"setOptions",    "setPermissions", "setMotd",
+	                                   "setChannelCSS", "setChannelJS",   "assignLeader",
+	                                   "readChanLog",   "initACP",        "joinChannel",
+	                                   "login",         "chatMsg",        "pm",
+					   "channelPassword"};
+	size_t n = strlen(ev);
+	if (n == 0 || n > 64 || !isalpha((unsigned char)ev[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)ev[i]) && ev[i] != '_')
+			return false;
+	for (size_t i = 0; i < sizeof(deny) / sizeof(deny[0]); i++)
+		if (strcmp(ev, deny[i]) == 0)
+			return false;
+	return true;
+}
+
+static const char *json_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/*
+ * Fill j from its kind and payload text. Returns NULL on success, else why the payload is
+ * malformed (static text; the job fails without retry).
+ */
+static const char *job_parse(struct ob_job *j, const char *kind, const char *payload)
+{
+	struct json_object *p = json_tokener_parse(payload);
+	const char *why = NULL;
+
+	if (!p || !json_object_is_type(p, json_type_object)) {
+		why = "malformed payload: not a JSON object";
+		goto out;
+	}
+	if (strcmp(kind, "chat") == 0 || strcmp(kind, "pm") == 0) {
+		const char *text = json_str(p, "text");
+		j->kind = kind[0] == 'c' ? OB_CHAT : OB_PM;
+		if (!text) {
+			why = "malformed payload: \"text\" must be a string";
+			goto out;
+		}
+		if (j->kind == OB_PM) {
+			const char *to = json_str(p, "to");
+			if (!to || !*to || strlen(to) > 64) {
+				why = "malformed payload: \"to\" must be a user name";
+				goto out;
+			}
+			j->to = strdup(to);
+			if (!j->to) {
+				why = "out of memory";
+				goto out;
+			}
+		}
+		j->parts = split_text(text, (size_t)j->o->max_len, &j->n_parts);
+		if (!j->parts) {
+			why = "out of memory";
+			goto out;
+		}
+		if (j->n_parts == 0)
+			why = "malformed payload: empty text";
+	} else if (strcmp(kind, "emit") == 0) {
+		struct json_object *data = NULL;
+		const char *ev = json_str(p, "event");
+		j->kind = OB_EMIT;
+		if (!ev || !emit_allowed(ev)) {
+			why = "malformed payload: \"event\" missing or not an allowed CyTube event";
+			goto out;
+		}
+		j->event = strdup(ev);
+		if (!j->event) {
+			why = "out of memory";
+			goto out;
+		}
+		if (json_object_object_get_ex(p, "data", &data) && data)
+			j->data = json_object_get(data);
+		j->n_parts = 1;
+		j->await_reply = strcmp(ev, "queue") == 0;
+	} else {
+		j->kind = OB_EMIT;
+		why = "malformed job: unknown kind (chat, pm, emit)";
+	}
+out:
+	if (p)
+		json_object_put(p);
+	return why;
+}
+
+/* Insert by priority (higher first), then claim order; never before a job already started. */
+static void queue_insert(struct ob_room *o, struct ob_job *j)
+{
+	struct ob_job **p = &o->queue;
+	if (*p && (*p)->n_sent > 0)
+		p = &(*p)->next;
+	while (*p && (*p)->priority >= j->priority)
+		p = &(*p)->next;
+	j->next = *p;
+	*p = j;
+	o->n_queued++;
+	update_depth(o);
+}
+
+/* ---- sending ------------------------------------------------------------------------------ */
+
+static void tick_start(struct outbox_state *s);
+static void pump(struct ob_room *o);
+
+static void pump_timer(lws_sorted_usec_list_t *sul)
+{
+	struct ob_room *o = lws_container_of(sul, struct ob_room, sul);
+	pump(o);
+}
+
+static struct json_object *frame_payload(const struct ob_job *j, const char *text)
+{
+	struct json_object *m = json_object_new_object();
+	if (!m)
+		return NULL;
+	if (j->kind == OB_PM)
+		json_object_object_add(m, "to", json_object_new_string(j->to));
+	json_object_object_add(m, "msg", json_object_new_string(text));
+	json_object_object_add(m, "meta", json_object_new_object());
+	return m;
+}
+
+static void sent_push(struct ob_room *o, struct ob_job *j)
+{
+	struct ob_job **p = &o->sent;
+	while (*p)
+		p = &(*p)->next;
+	j->next = NULL;
+	*p = j;
+	j->in_sent = true;
+	o->n_sent++;
+}
+
+static void observe_first_frame(struct outbox_state *s, struct ob_job *j)
+{
+	char lb[120];
+	if (!s->d->metrics)
+		return;
+	metrics_observe(s->d->metrics, "dazd_outbound_claim_to_frame_seconds",
+	                metrics_labels(lb, sizeof(lb), "room", j->o->name, NULL),
+	                (double)(dazd_mono_us() - j->claimed_us) / 1e6);
+}
+
+/* Write what the bucket allows; schedule a wake-up for the rest. */
+static void pump(struct ob_room *o)
+{
+	struct outbox_state *s = o->s;
+	struct room *r;
+	char lb[120];
+	bool wrote = false;
+
+	if (!room_sendable(s, o, &r))
+		return;
+	while (o->queue) {
+		struct ob_job *j = o->queue;
+		int64_t now = mono_ms();
+
+		if (j->kind == OB_EMIT) {
+			if (ws_send_event(r, j->event, j->data) != 0) {
+				job_fail(j, "room offline", true);
+				continue;
+			}
+			wrote = true;
+			observe_first_frame(s, j);
+			j->n_sent = 1;
+			count(s, "dazd_outbound_frames_sent_total", j, 1);
+			count(s, "dazd_outbound_jobs_sent_total", j, 1);
+			if (!j->await_reply) {
+				job_complete(j, true);
+				continue;
+			}
+			list_remove(&o->queue, j);
+			o->n_queued--;
+			j->deadline_ms = now + confirm_ms(s->d);
+			sent_push(o, j);
+			tick_start(s);
+			continue;
+		}
+
+		const char *text = j->parts[j->n_sent];
+		double cost = j->kind == OB_CHAT ? bucket_cost(text) : 1;
+		if (!bucket_take(&o->bucket, cost, now)) {
+			int64_t wait = bucket_wait_ms(&o->bucket, cost, now);
+			if (!o->bucket_wait_since_us)
+				o->bucket_wait_since_us = dazd_mono_us();
+			lws_sul_schedule(s->d->lws, 0, &o->sul, pump_timer,
+			                 (lws_usec_t)(wait > 0 ? wait : 1) * 1000);
+			return;
+		}
+		if (o->bucket_wait_since_us) {
+			if (s->d->metrics)
+				metrics_observe(
+				    s->d->metrics, "dazd_outbound_bucket_wait_seconds",
+				    metrics_labels(lb, sizeof(lb), "room", o->name, NULL),
+				    (double)(dazd_mono_us() - o->bucket_wait_since_us) / 1e6);
+			o->bucket_wait_since_us = 0;
+		}
+		struct json_object *m = frame_payload(j, text);
+		if (!m) {
+			job_fail(j, "out of memory", true);
+			continue;
+		}
+		int rc = ws_send_event(r, j->kind == OB_CHAT ? "chatMsg" : "pm", m);
+		json_object_put(m);
+		if (rc != 0) {
+			job_fail(j, j->n_sent ? "connection lost" : "room offline", true);
+			continue;
+		}
+		struct ob_wait *w = calloc(1, sizeof(*w));
+		if (w) {
+			w->job = j;
+			w->part = j->n_sent;
+			if (o->waits_tail)
+				o->waits_tail->next = w;
+			else
+				o->waits = w;
+			o->waits_tail = w;
+		}
+		if (j->n_sent == 0)
+			observe_first_frame(s, j);
+		wrote = true;
+		j->n_sent++;
+		count(s, "dazd_outbound_frames_sent_total", j, 1);
+		log_trace(o->name, "job %lld part %zu/%zu written", j->id, j->n_sent, j->n_parts);
+		if (j->n_sent == j->n_parts) {
+			list_remove(&o->queue, j);
+			o->n_queued--;
+			j->deadline_ms = now + confirm_ms(s->d);
+			sent_push(o, j);
+			count(s, "dazd_outbound_jobs_sent_total", j, 1);
+			tick_start(s);
+		}
+	}
+	/* Room for more, and the last claim left jobs behind: ask again without waiting. */
+	if (wrote && s->last_claim_full)
+		outbox_wake(s->d);
+}
+
+/* ---- confirmation ------------------------------------------------------------------------- */
+
+static void tick_timer(lws_sorted_usec_list_t *sul)
+{
+	struct outbox_state *s = lws_container_of(sul, struct outbox_state, sul_tick);
+	int64_t now = mono_ms();
+	bool any = false;
+
+	s->tick_on = false;
+	for (struct ob_room *o = s->rooms; o; o = o->next) {
+		struct ob_job *j = o->sent;
+		while (j) {
+			struct ob_job *next = j->next;
+			if (j->deadline_ms && now >= j->deadline_ms)
+				job_complete(j, false);
+			else
+				any = true;
+			j = next;
+		}
+	}
+	if (any)
+		tick_start(s);
+	if (s->draining)
+		dazd_check_drained(s->d);
+}
+
+static void tick_start(struct outbox_state *s)
+{
+	if (s->tick_on)
+		return;
+	s->tick_on = true;
+	lws_sul_schedule(s->d->lws, 0, &s->sul_tick, tick_timer, OB_TICK_US);
+}
+
+/* An echo of our own chatMsg / pm: confirm the oldest written part it matches. */
+static void on_echo(struct ob_room *o, bool is_pm, struct json_object *args)
+{
+	const char *msg = json_str(args, "msg");
+	const char *to = is_pm ? json_str(args, "to") : NULL;
+	if (!msg)
+		return;
+	for (struct ob_wait *w = o->waits; w; w = w->next) {
+		struct ob_job *j = w->job;
+		if ((j->kind == OB_PM) != is_pm)
+			continue;
+		if (is_pm && (!to || strcasecmp(to, j->to) != 0))
+			continue;
+		if (!event_echo_matches(j->parts[w->part], msg, (size_t)o->max_len))
+			continue;
+		/* unlink w */
+		struct ob_wait **p = &o->waits, *last = NULL;
+		while (*p && *p != w) {
+			last = *p;
+			p = &(*p)->next;
+		}
+		*p = w->next;
+		if (o->waits_tail == w)
+			o->waits_tail = last;
+		free(w);
+		j->n_confirmed++;
+		if (j->n_confirmed >= j->n_parts && j->n_sent == j->n_parts)
+			job_complete(j, true);
+		return;
+	}
+	log_debug(o->name, "own %s echo matched no waiting job", is_pm ? "pm" : "chatMsg");
+}
+
+/* The server dropped or refused something we wrote: the oldest unconfirmed part is the victim. */
+static void fail_oldest(struct ob_room *o, const char *reason, bool pm_only)
+{
+	for (struct ob_wait *w = o->waits; w; w = w->next)
+		if (!pm_only || w->job->kind == OB_PM) {
+			job_fail(w->job, reason, true);
+			return;
+		}
+	log_debug(o->name, "%s with nothing waiting for an echo", reason);
+}
+
+static bool json_scalar_eq(struct json_object *a, struct json_object *b)
+{
+	if (!a || !b)
+		return false;
+	const char *sa = json_object_get_string(a), *sb = json_object_get_string(b);
+	return sa && sb && strcmp(sa, sb) == 0;
+}
+
+/* emit "queue" answered: a queue broadcast of the same media, or queueFail. */
+static void on_queue_reply(struct ob_room *o, struct json_object *args, bool failed)
+{
+	struct json_object *want_id, *got_id = NULL, *item, *media;
+	if (failed) {
+		json_object_object_get_ex(args, "id", &got_id);
+	} else if (json_object_object_get_ex(args, "item", &item) &&
+	           json_object_object_get_ex(item, "media", &media)) {
+		json_object_object_get_ex(media, "id", &got_id);
+	}
+	struct ob_job *first = NULL;
+	for (struct ob_job *j = o->sent; j; j = j->next) {
+		if (j->kind != OB_EMIT || !j->await_reply)
+			continue;
+		if (!first)
+			first = j;
+		if (j->data && json_object_object_get_ex(j->data, "id", &want_id) &&
+		    json_scalar_eq(want_id, got_id)) {
+			first = j;
+			break;
+		}
+		if (!failed)
+			first = NULL; /* a broadcast must name our media; someone else may queue */
+	}
+	if (!first)
+		return;
+	if (failed) {
+		char reason[300];
+		const char *msg = json_str(args, "msg");
+		snprintf(reason, sizeof(reason), "queueFail: %s", msg ? msg : "(no message)");
+		job_fail(first, reason, true);
+	} else {
+		job_complete(first, true);
+	}
+}
+
+static bool is_bot(const struct room *r, struct json_object *args)
+{
+	const char *u = json_str(args, "username");
+	return u && r->username && strcasecmp(u, r->username) == 0;
+}
+
+static void apply_channel_opts(struct ob_room *o, const struct room *r)
+{
+	if (o->channel_opts)
+		bucket_apply_channel_opts(&o->bucket, o->channel_opts, r->rank >= 2, mono_ms());
+}
+
+static void on_event(struct room *r, const char *type, struct json_object *args,
+                     int64_t received_us, void *arg)
+{
+	struct outbox_state *s = arg;
+	struct ob_room *o;
+	char reason[300], lb[120];
+	(void)received_us;
+
+	if (dead(s) || !(o = ob_room_get(s, r->name)))
+		return;
+	if (strcmp(type, "chatMsg") == 0 || strcmp(type, "pm") == 0) {
+		if (is_bot(r, args))
+			on_echo(o, type[0] == 'p', args);
+	} else if (strcmp(type, "cooldown") == 0) {
+		int64_t ms = args ? json_object_get_int64(args) : 0;
+		bucket_cooldown(&o->bucket, ms, mono_ms());
+		if (s->d->metrics)
+			metrics_add(s->d->metrics, "dazd_outbound_cooldowns_total",
+			            metrics_labels(lb, sizeof(lb), "room", o->name, NULL), 1);
+		log_warn(o->name, "cooldown %lld ms from the server: a message was dropped",
+		         (long long)ms);
+		fail_oldest(o, "cooldown", false);
+		lws_sul_schedule(s->d->lws, 0, &o->sul, pump_timer, 1);
+	} else if (strcmp(type, "noflood") == 0 || strcmp(type, "spamFiltered") == 0) {
+		const char *m = json_str(args, "msg");
+		if (!m)
+			m = json_str(args, "reason");
+		snprintf(reason, sizeof(reason), "%s: %s", type, m ? m : "");
+		fail_oldest(o, reason, false);
+	} else if (strcmp(type, "errorMsg") == 0) {
+		const char *m = json_str(args, "msg");
+		bool pm = m && (strncmp(m, "PM failed", 9) == 0 || strstr(m, "PM yourself"));
+		snprintf(reason, sizeof(reason), "errorMsg: %s", m ? m : "");
+		fail_oldest(o, reason, pm);
+	} else if (strcmp(type, "queue") == 0) {
+		on_queue_reply(o, args, false);
+	} else if (strcmp(type, "queueFail") == 0) {
+		on_queue_reply(o, args, true);
+	} else if (strcmp(type, "channelOpts") == 0 && args) {
+		if (o->channel_opts)
+			json_object_put(o->channel_opts);
+		o->channel_opts = json_object_get(args);
+		apply_channel_opts(o, r);
+	} else if (strcmp(type, "rank") == 0) {
+		apply_channel_opts(o, r);
+	}
+}
+
+static void on_state(struct room *r, enum room_state old_state, enum room_state new_state,
+                     void *arg)
+{
+	struct outbox_state *s = arg;
+	struct ob_room *o;
+	if (dead(s) || !(o = ob_room_get(s, r->name)))
+		return;
+	if (old_state == ROOM_JOINED && new_state != ROOM_JOINED) {
+		lws_sul_cancel(&o->sul);
+		room_drop_jobs(o, "room offline", "connection lost");
+		if (s->draining)
+			dazd_check_drained(s->d);
+	} else if (new_state == ROOM_JOINED) {
+		outbox_wake(s->d);
+	}
+}
+
+/* ---- claiming ----------------------------------------------------------------------------- */
+
+/* Jobs the room may hold: what its bucket can send within OB_AHEAD_S seconds. */
+static size_t room_capacity(struct ob_room *o)
+{
+	size_t want, held = o->n_queued;
+	if (o->bucket.rate <= 0)
+		want = OB_UNPACED_HOLD;
+	else
+		want = (size_t)ceil(o->bucket.burst + o->bucket.rate * OB_AHEAD_S);
+	return want > held ? want - held : 0;
+}
+
+static void claim_done(struct pg_conn *c, PGresult *res, void *arg)
+{
+	struct outbox_state *s = arg;
+	struct dazd *d = s->d;
+	(void)c;
+
+	if (dead(s))
+		return;
+	s->claim_in_flight = false;
+	if (!res || !pg_result_ok(res)) {
+		log_warn("outbox", "claim failed: %s",
+		         res ? pg_result_error(res) : "connection lost");
+		s->claim_again = false;
+		return;
+	}
+	int n = PQntuples(res);
+	int64_t now = dazd_mono_us();
+	for (int i = 0; i < n; i++) {
+		const char *room = PQgetvalue(res, i, 2);
+		struct ob_job *j = calloc(1, sizeof(*j));
+		struct ob_room *o = ob_room_get(s, room);
+		if (!j || !o) {
+			free(j);
+			log_error(room, "out of memory: claimed job %s dropped (lease will expire)",
+			          PQgetvalue(res, i, 0));
+			continue;
+		}
+		j->o = o;
+		j->id = atoll(PQgetvalue(res, i, 0));
+		j->priority = atoi(PQgetvalue(res, i, 4));
+		j->created_wall_us = atoll(PQgetvalue(res, i, 5));
+		j->claimed_us = now;
+		const char *why = job_parse(j, PQgetvalue(res, i, 1), PQgetvalue(res, i, 3));
+		count(s, "dazd_outbound_jobs_claimed_total", j, 1);
+		if (why) {
+			j->next = o->queue; /* job_fail detaches it from here */
+			o->queue = j;
+			o->n_queued++;
+			job_fail(j, why, strcmp(why, "out of memory") == 0);
+			continue;
+		}
+		queue_insert(o, j);
+	}
+	if (n > 0)
+		log_debug("outbox", "claimed %d job(s)", n);
+	for (struct ob_room *o = s->rooms; o; o = o->next) {
+		if (!o->queue)
+			continue;
+		if (room_sendable(s, o, NULL))
+			pump(o);
+		else if (!s->draining && !o->paused)
+			room_drop_jobs(o, "room offline", "connection lost");
+	}
+	s->last_claim_full = (size_t)n >= s->claim_limit;
+	if (s->claim_again) {
+		s->claim_again = false;
+		outbox_wake(d);
+	}
+	if (s->draining)
+		dazd_check_drained(d);
+}
+
+static void claim(struct outbox_state *s)
+{
+	struct dazd *d = s->d;
+	const char *names[256];
+	size_t n = 0, limit = 0;
+	char slimit[16], lease[32];
+
+	if (s->draining || !d->db || !pg_conn_up(d->db))
+		return;
+	if (s->claim_in_flight) {
+		s->claim_again = true;
+		return;
+	}
+	for (struct room *r = d->rooms; r && n < sizeof(names) / sizeof(names[0]); r = r->next) {
+		struct ob_room *o = ob_room_get(s, r->name);
+		size_t cap;
+		if (!o || !room_sendable(s, o, NULL))
+			continue;
+		cap = room_capacity(o);
+		if (cap == 0)
+			continue;
+		names[n++] = r->name;
+		limit += cap;
+	}
+	if (n == 0)
+		return;
+	if (limit > OB_CLAIM_MAX)
+		limit = OB_CLAIM_MAX;
+	char *rooms = outbox_text_array(names, n);
+	if (!rooms)
+		return;
+	snprintf(slimit, sizeof(slimit), "%zu", limit);
+	snprintf(lease, sizeof(lease), "%d seconds", lease_s(d));
+	const char *params[4] = {d->worker, slimit, rooms, lease};
+	if (pg_query(d->db,
+	             "SELECT id, kind, room, payload::text, priority, "
+	             "(extract(epoch FROM created_at) * 1000000)::bigint "
+	             "FROM daz.claim('cytube', $1, $2::int, $3::text[], $4::interval)",
+	             4, params, claim_done, s) == 0) {
+		s->claim_in_flight = true;
+		s->claim_again = false;
+		s->claim_limit = limit;
+	}
+	free(rooms);
+}
+
+void outbox_wake(struct dazd *d)
+{
+	struct outbox_state *s = state_of(d);
+	if (s)
+		claim(s);
+}
+
+static void poll_timer(lws_sorted_usec_list_t *sul)
+{
+	struct outbox_state *s = lws_container_of(sul, struct outbox_state, sul_poll);
+	claim(s);
+	lws_sul_schedule(s->d->lws, 0, &s->sul_poll, poll_timer, (lws_usec_t)poll_ms(s->d) * 1000);
+}
+
+/* ---- acks --------------------------------------------------------------------------------- */
+
+static void ack_flush(struct outbox_state *s);
+
+static void acks_requeue(struct ob_acks *fly, struct ob_acks *pending)
+{
+	for (size_t i = 0; i < fly->n; i++)
+		if (acks_push(pending, fly->ids[i], fly->texts[i], fly->retryable[i]) != 0)
+			break;
+	acks_clear(fly);
+}
+
+static void ack_done(struct outbox_state *s, PGresult *res, struct ob_acks *fly,
+                     struct ob_acks *pending, bool *in_flight, const char *what)
+{
+	if (dead(s))
+		return;
+	*in_flight = false;
+	if (!res) {
+		/* connection lost: the database never saw it; send it again once it is back */
+		acks_requeue(fly, pending);
+		ack_schedule(s, OB_ACK_RETRY_US);
+		return;
+	}
+	if (!pg_result_ok(res))
+		log_error("outbox", "%s of %zu job(s) failed: %s (their leases will expire)", what,
+		          fly->n, pg_result_error(res));
+	acks_clear(fly);
+	if (s->done.n || s->failed.n)
+		ack_flush(s);
+	if (s->draining)
+		dazd_check_drained(s->d);
+}
+
+static void complete_done(struct pg_conn *c, PGresult *res, void *arg)
+{
+	struct outbox_state *s = arg;
+	(void)c;
+	ack_done(s, res, &s->done_fly, &s->done, &s->done_in_flight, "daz.complete");
+}
+
+static void fail_done(struct pg_conn *c, PGresult *res, void *arg)
+{
+	struct outbox_state *s = arg;
+	(void)c;
+	ack_done(s, res, &s->failed_fly, &s->failed, &s->failed_in_flight, "daz.fail_many");
+}
+
+/* Swap pending into flight and build the three array literals. */
+static int acks_literals(struct ob_acks *fly, char **ids, char **texts, char **flags)
+{
+	size_t len = 3 + fly->n * 22;
+	char *p;
+	*ids = malloc(len);
+	*flags = malloc(3 + fly->n * 2);
+	*texts = outbox_text_array((const char *const *)fly->texts, fly->n);
+	if (!*ids || !*flags || !*texts)
+		goto fail;
+	p = *ids;
+	*p++ = '{';
+	for (size_t i = 0; i < fly->n; i++)
+		p += sprintf(p, "%s%lld", i ? "," : "", fly->ids[i]);
+	strcpy(p, "}");
+	p = *flags;
+	*p++ = '{';
+	for (size_t i = 0; i < fly->n; i++)
+		p += sprintf(p, "%s%c", i ? "," : "", fly->retryable[i] ? 't' : 'f');
+	strcpy(p, "}");
+	return 0;
+fail:
+	free(*ids);
+	free(*texts);
+	free(*flags);
+	*ids = *texts = *flags = NULL;
+	return -1;
+}
+
+static void ack_flush(struct outbox_state *s)
+{
+	struct dazd *d = s->d;
+	char *ids, *texts, *flags;
+
+	if (!d->db || !pg_conn_up(d->db)) {
+		if (s->done.n || s->failed.n)
+			ack_schedule(s, OB_ACK_RETRY_US);
+		return;
+	}
+	if (!s->done_in_flight && s->done.n) {
+		struct ob_acks t = s->done_fly;
+		s->done_fly = s->done;
+		s->done = t;
+		if (acks_literals(&s->done_fly, &ids, &texts, &flags) == 0) {
+			const char *params[2] = {ids, texts};
+			if (pg_query(d->db, "SELECT daz.complete($1::bigint[], $2::jsonb[])", 2,
+			             params, complete_done, s) == 0)
+				s->done_in_flight = true;
+			free(ids);
+			free(texts);
+			free(flags);
+		}
+		if (!s->done_in_flight) {
+			acks_requeue(&s->done_fly, &s->done);
+			ack_schedule(s, OB_ACK_RETRY_US);
+		}
+	}
+	if (!s->failed_in_flight && s->failed.n) {
+		struct ob_acks t = s->failed_fly;
+		s->failed_fly = s->failed;
+		s->failed = t;
+		if (acks_literals(&s->failed_fly, &ids, &texts, &flags) == 0) {
+			const char *params[3] = {ids, texts, flags};
+			if (pg_query(
+			        d->db,
+			        "SELECT daz.fail_many($1::bigint[], $2::text[], $3::boolean[])", 3,
+			        params, fail_done, s) == 0)
+				s->failed_in_flight = true;
+			free(ids);
+			free(texts);
+			free(flags);
+		}
+		if (!s->failed_in_flight) {
+			acks_requeue(&s->failed_fly, &s->failed);
+			ack_schedule(s, OB_ACK_RETRY_US);
+		}
+	}
+}
+
+static void ack_timer(lws_sorted_usec_list_t *sul)
+{
+	struct outbox_state *s = lws_container_of(sul, struct outbox_state, sul_ack);
+	s->ack_scheduled = false;
+	ack_flush(s);
+}
+
+/* Acks made during one loop turn go out together (us = 0: at the next turn). */
+static void ack_schedule(struct outbox_state *s, lws_usec_t us)
+{
+	if (s->ack_scheduled && us > 0)
+		return;
+	s->ack_scheduled = true;
+	lws_sul_schedule(s->d->lws, 0, &s->sul_ack, ack_timer, us > 0 ? us : 1);
+}
+
+/* ---- lease extension ---------------------------------------------------------------------- */
+
+static void extend_done(struct pg_conn *c, PGresult *res, void *arg)
+{
+	(void)c;
+	(void)arg;
+	if (res && !pg_result_ok(res))
+		log_warn("outbox", "extend_lease failed: %s", pg_result_error(res));
+}
+
+static void extend_timer(lws_sorted_usec_list_t *sul)
+{
+	struct outbox_state *s = lws_container_of(sul, struct outbox_state, sul_extend);
+	struct dazd *d = s->d;
+	size_t n = 0;
+	int ls = lease_s(d);
+
+	for (struct ob_room *o = s->rooms; o; o = o->next)
+		n += o->n_queued + o->n_sent;
+	if (n && d->db && pg_conn_up(d->db)) {
+		char *ids = malloc(3 + n * 22), *p = ids, lease[32];
+		if (ids) {
+			size_t k = 0;
+			*p++ = '{';
+			for (struct ob_room *o = s->rooms; o; o = o->next)
+				for (int pass = 0; pass < 2; pass++)
+					for (struct ob_job *j = pass ? o->sent : o->queue; j;
+					     j = j->next)
+						p += sprintf(p, "%s%lld", k++ ? "," : "", j->id);
+			strcpy(p, "}");
+			snprintf(lease, sizeof(lease), "%d seconds", ls);
+			const char *params[2] = {ids, lease};
+			if (pg_query(d->db, "SELECT daz.extend_lease($1::bigint[], $2::interval)",
+			             2, params, extend_done, s) != 0)
+				log_debug("outbox", "extend_lease not sent: database down");
+			free(ids);
+		}
+	}
+	lws_sul_schedule(d->lws, 0, &s->sul_extend, extend_timer,
+	                 (lws_usec_t)(ls >= 3 ? ls * 1000000LL / 3 : 1000000LL));
+}
+
+/* ---- pause, reload, drain ----------------------------------------------------------------- */
+
+bool outbox_pause(struct dazd *d, const char *room, bool paused)
+{
+	struct outbox_state *s = state_of(d);
+	struct ob_room *o;
+	char lb[120];
+	if (!s || !room_find(d, room) || !(o = ob_room_get(s, room)))
+		return false;
+	if (o->paused != paused)
+		log_info(o->name, "sending %s by daz_control", paused ? "paused" : "resumed");
+	o->paused = paused;
+	if (d->metrics)
+		metrics_set(d->metrics, "dazd_outbound_paused",
+		            metrics_labels(lb, sizeof(lb), "room", o->name, NULL), paused ? 1 : 0);
+	if (!paused) {
+		pump(o);
+		outbox_wake(d);
+	}
+	return true;
+}
+
+void outbox_room_gone(struct room *r, const char *reason)
+{
+	struct outbox_state *s;
+	struct ob_room *o;
+	if (!r || !(s = state_of(r->d)) || !(o = ob_room_find(s, r->name)))
+		return;
+	lws_sul_cancel(&o->sul);
+	room_drop_jobs(o, reason, reason);
+}
+
+static void on_reload(struct dazd *d, const struct cfg *old_cfg, const struct cfg *new_cfg,
+                      void *arg)
+{
+	struct outbox_state *s = arg;
+	(void)old_cfg;
+	for (struct ob_room *o = s->rooms; o; o = o->next) {
+		const struct cfg_room *cr = cfg_room_find(new_cfg, o->name);
+		if (!cr)
+			continue;
+		if (cr->pacing.burst != o->bucket.cfg_burst ||
+		    cr->pacing.per_second != o->bucket.cfg_rate ||
+		    cr->pacing.max_len != o->max_len) {
+			struct room *r = room_find(d, o->name);
+			room_pacing(o, cr);
+			if (r)
+				apply_channel_opts(o, r);
+			log_info(o->name, "pacing now burst %g, %g/s, max_len %d", cr->pacing.burst,
+			         cr->pacing.per_second, o->max_len);
+		}
+	}
+	lease_beat_now(d);
+	outbox_wake(d);
+}
+
+static bool drained(struct dazd *d, void *arg)
+{
+	struct outbox_state *s = arg;
+	if (dead(s))
+		return true;
+	if (!s->drain_started) {
+		s->drain_started = true;
+		s->draining = true;
+		lws_sul_cancel(&s->sul_poll);
+		for (struct ob_room *o = s->rooms; o; o = o->next) {
+			lws_sul_cancel(&o->sul);
+			while (o->queue)
+				job_fail(o->queue, "dazd shutting down", true);
+		}
+		ack_flush(s);
+		tick_start(s);
+	}
+	for (struct ob_room *o = s->rooms; o; o = o->next)
+		if (o->sent)
+			return false; /* waiting for echoes or their deadline */
+	bool db = d->db && pg_conn_up(d->db);
+	if (db && (s->done.n || s->failed.n || s->done_in_flight || s->failed_in_flight)) {
+		ack_flush(s);
+		return false;
+	}
+	if (!room_all_closed(d)) {
+		tick_start(s);
+		return false;
+	}
+	lease_release_all(d);
+	if (!lease_released(d))
+		return false;
+	return true;
+}
+
+/* ---- init --------------------------------------------------------------------------------- */
+
+static int declare_metrics(struct metrics *m)
+{
+	static const double lat[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+	                             0.25,  0.5,    1,     2.5,  5,     10,   30};
+	static const double wait[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60};
+	const size_t nl = sizeof(lat) / sizeof(lat[0]), nw = sizeof(wait) / sizeof(wait[0]);
+	int rc = 0;
+	rc |= metrics_declare(m, "dazd_outbound_jobs_claimed_total", METRICS_COUNTER,
+	                      "cytube jobs claimed, by room and kind", NULL, 0);
+	rc |=
+	    metrics_declare(m, "dazd_outbound_jobs_sent_total", METRICS_COUNTER,
+	                    "cytube jobs whose every frame was written, by room and kind", NULL, 0);
+	rc |= metrics_declare(m, "dazd_outbound_frames_sent_total", METRICS_COUNTER,
+	                      "Frames written for cytube jobs (a split message counts each part)",
+	                      NULL, 0);
+	rc |= metrics_declare(m, "dazd_outbound_jobs_confirmed_total", METRICS_COUNTER,
+	                      "Jobs completed on the server's echo (or reply)", NULL, 0);
+	rc |= metrics_declare(m, "dazd_outbound_jobs_unconfirmed_total", METRICS_COUNTER,
+	                      "Jobs completed after outbound.confirm_ms without an echo", NULL, 0);
+	rc |= metrics_declare(m, "dazd_outbound_jobs_failed_total", METRICS_COUNTER,
+	                      "Jobs reported failed, by room, kind and reason", NULL, 0);
+	rc |= metrics_declare(m, "dazd_outbound_claim_to_frame_seconds", METRICS_HISTOGRAM,
+	                      "Claim to first frame written", lat, nl);
+	rc |= metrics_declare(m, "dazd_outbound_enqueue_to_confirm_seconds", METRICS_HISTOGRAM,
+	                      "Job created_at to the server's echo of its last part", lat, nl);
+	rc |= metrics_declare(m, "dazd_outbound_bucket_wait_seconds", METRICS_HISTOGRAM,
+	                      "Time a room's next message waited for its token bucket", wait, nw);
+	rc |= metrics_declare(m, "dazd_outbound_cooldowns_total", METRICS_COUNTER,
+	                      "cooldown events received (the server dropped a message)", NULL, 0);
+	rc |= metrics_declare(m, "dazd_outbound_queue_depth", METRICS_GAUGE,
+	                      "Jobs held by this dazd for the room (queued or waiting for echo)",
+	                      NULL, 0);
+	rc |= metrics_declare(m, "dazd_outbound_paused", METRICS_GAUGE,
+	                      "1 while the room's sending is paused by daz_control", NULL, 0);
+	return rc ? -1 : 0;
+}
+
+int outbox_init(struct dazd *d)
+{
+	struct outbound *o = calloc(1, sizeof(*o));
+	struct outbox_state *s = calloc(1, sizeof(*s));
+	if (!o || !s)
+		goto fail;
+	s->d = d;
+	o->ob = s;
+	d->outbox = o;
+	if (d->metrics && declare_metrics(d->metrics) != 0)
+		goto fail;
+	if (ws_add_event_hook(d, on_event, s) != 0 || ws_add_state_hook(d, on_state, s) != 0 ||
+	    dazd_add_reload_hook(d, on_reload, s) != 0 || dazd_add_drained_hook(d, drained, s) != 0)
+		goto fail;
+	if (lease_init(d) != 0 || worker_init(d) != 0 || control_init(d) != 0)
+		goto fail;
+	lws_sul_schedule(d->lws, 0, &s->sul_poll, poll_timer, (lws_usec_t)poll_ms(d) * 1000);
+	lws_sul_schedule(d->lws, 0, &s->sul_extend, extend_timer,
+	                 (lws_usec_t)lease_s(d) * 1000000 / 3);
+	log_info("outbox", "outbound ready: poll %d ms, confirm %d ms, lease %d s", poll_ms(d),
+	         confirm_ms(d), lease_s(d));
+	return 0;
+fail:
+	log_error("outbox", "outbound start-up failed");
+	return -1;
+}
+
+void outbox_free(struct dazd *d)
+{
+	struct outbound *o = outbound_of(d);
+	struct outbox_state *s = o ? o->ob : NULL;
+	if (!o || o->dead)
+		return;
+	control_free(d);
+	worker_free(d);
+	lease_free(d);
+	o->dead = true;
+	if (s) {
+		lws_sul_cancel(&s->sul_poll);
+		lws_sul_cancel(&s->sul_tick);
+		lws_sul_cancel(&s->sul_ack);
+		lws_sul_cancel(&s->sul_extend);
+		while (s->rooms) {
+			struct ob_room *r = s->rooms; /* nothing but this list points at a room */
+			s->rooms = r->next;
+			lws_sul_cancel(&r->sul);
+			while (r->queue) {
+				struct ob_job *j = r->queue;
+				r->queue = j->next;
+				job_free(j);
+			}
+			while (r->sent) {
+				struct ob_job *j = r->sent;
+				r->sent = j->next;
+				job_free(j);
+			}
+			while (r->waits) {
+				struct ob_wait *w = r->waits;
+				r->waits = w->next;
+				free(w);
+			}
+			if (r->channel_opts)
+				json_object_put(r->channel_opts);
+			free(r);
+		}
+		acks_free(&s->done);
+		acks_free(&s->failed);
+		acks_free(&s->done_fly);
+		acks_free(&s->failed_fly);
+	}
+}

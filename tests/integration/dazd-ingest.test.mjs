@@ -1,0 +1,184 @@
+// dazd-ingest.test.mjs — dazd against the fake CyTube server and a scratch database: events of
+// every type stored with their tags, history, several rooms, hostile frames, SIGTERM, --check.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile, chmod } from 'node:fs/promises';
+import path from 'node:path';
+import {
+    conninfo, fakeCytube, freePort, makeConfig, metricSum, parseMetrics, psql, runDazd,
+    scratchDb, startDazd, tempDir, waitFor,
+} from './lib/dazd.mjs';
+
+const BOT = 'DazBot';
+
+/** One fake server, one scratch database, one dazd joined to `channels`. */
+async function setup(t, { channels = ['lobby'], fakeOpts = {}, cfg = {} } = {}) {
+    const db = await scratchDb(t);
+    const dir = await tempDir(t);
+    const fake = await fakeCytube(t, { accounts: { [BOT]: 'secret' }, ...fakeOpts });
+    const httpPort = await freePort();
+    const config = makeConfig({
+        conninfo: conninfo(db),
+        httpPort,
+        spoolDir: path.join(dir, 'spool'),
+        rooms: channels.map((channel) => ({ channel, site: fake.url, username: BOT, password: 'secret' })),
+        ...cfg,
+    });
+    const dazd = await startDazd(t, dir, config);
+    const sql = (q) => psql(db, q);
+    const joined = (room) =>
+        waitFor(async () => Number(await sql(`SELECT count(*) FROM daz.events WHERE room = '${room}' AND type = 'login'`)) > 0,
+            10000, `${room} joined and stored`);
+    for (const ch of channels) await joined(ch);
+    return { db, dir, fake, dazd, sql, config, httpPort };
+}
+
+/** Tags of the newest stored event of a type in a room (without the room tag). */
+async function tagsOf(sql, room, type, where = 'true') {
+    const t = await waitFor(() => sql(
+        `SELECT array_to_string(tags, ',') FROM daz.events WHERE room = '${room}' AND type = '${type}' AND ${where} ORDER BY id DESC LIMIT 1`),
+        10000, `a stored ${type}`);
+    return t.split(',').filter((x) => !x.startsWith('room:')).sort();
+}
+
+test('dazd joins a room and stores every event type with the documented tags', async (t) => {
+    const { fake, sql, dazd } = await setup(t);
+    fake.say('lobby', 'Alice', 'hello <b>world</b>');
+    fake.say('lobby', 'Alice', '!ping');
+    fake.say('lobby', 'Alice', '/me waves');
+    fake.pm('lobby', 'Alice', BOT, 'psst');
+    fake.setRank('lobby', 'Alice', 2);
+    fake.removeUser('lobby', 'Alice');
+    fake.queueMedia('lobby', { type: 'tw', id: 'abc' });
+    fake.emitTo('lobby', BOT, 'chatMsg', { username: BOT, msg: 'my own line', meta: {}, time: Date.now() });
+    fake.emitTo('lobby', BOT, 'changeMedia', { id: 'x', title: 'X', seconds: 8, duration: '00:08', type: 'tw', meta: {}, currentTime: -3, paused: true });
+    fake.emitTo('lobby', BOT, 'mediaUpdate', { currentTime: 5, paused: false });
+    fake.emitTo('lobby', BOT, 'setAFK', { name: 'Bob', afk: true });
+    fake.emitTo('lobby', BOT, 'cooldown', 100);
+    fake.emitTo('lobby', BOT, 'errorMsg', { msg: 'PM failed: x' });
+    fake.emitTo('lobby', BOT, 'announcement', { id: 1, title: 'T', text: 'hello', from: 'admin' });
+    fake.sendBadFrame('lobby', BOT, 'unknownEvent');
+
+    const expect = {
+        chatMsg: ['chat', 'user-message'],
+        pm: ['chat', 'private'],
+        addUser: ['presence', 'user'],
+        userLeave: ['presence', 'user'],
+        setUserRank: ['presence', 'user'],
+        setAFK: ['presence', 'user'],
+        userlist: ['presence', 'user'],
+        queue: ['media', 'queue'],
+        playlist: ['media', 'queue'],
+        changeMedia: ['change', 'media'],
+        cooldown: ['connection', 'system'],
+        errorMsg: ['connection', 'system'],
+        announcement: ['connection', 'system'],
+        'dazd:connected': ['connection', 'system'],
+        someFutureEvent: ['unknown'],
+    };
+    for (const [type, tags] of Object.entries(expect)) {
+        const where = type === 'chatMsg' ? `payload->>'msg' LIKE 'hello%'` : 'true';
+        assert.deepEqual(await tagsOf(sql, 'lobby', type, where), tags, `tags of ${type}`);
+    }
+    assert.deepEqual(await tagsOf(sql, 'lobby', 'chatMsg', `payload->>'msg' = '!ping'`), ['chat', 'command', 'user-message']);
+    assert.deepEqual(await tagsOf(sql, 'lobby', 'chatMsg', `payload->>'msg' = 'waves'`), ['action', 'chat', 'user-message']);
+    assert.deepEqual(await tagsOf(sql, 'lobby', 'chatMsg', `payload->>'msg' = 'my own line'`), ['bot', 'chat', 'user-message']);
+    // mediaUpdate is received but dropped by the database's default log rule for tag "update".
+    const m = parseMetrics((await dazd.http('/metrics')).text);
+    assert.ok(metricSum(m, 'dazd_events_received_total', { type: 'mediaUpdate' }) >= 1, 'mediaUpdate received');
+    // The row carries actor, CyTube's time and the payload as sent.
+    const row = await sql(`SELECT actor, server_time IS NOT NULL, payload->>'msg' FROM daz.events WHERE type = 'chatMsg' AND payload->>'msg' LIKE 'hello%'`);
+    assert.equal(row, 'Alice|t|hello &lt;b&gt;world&lt;/b&gt;');
+    // Ids are UUIDv7 and received_at is dazd's clock.
+    const v = await sql(`SELECT count(*) FROM daz.events WHERE substr(id::text, 15, 1) <> '7' OR abs(extract(epoch FROM now() - received_at)) > 60`);
+    assert.equal(v, '0');
+});
+
+test('history before the first userlist is tagged history and not stored twice after a reconnect', async (t) => {
+    const history = [1, 2, 3].map((i) => ({ username: 'Old', msg: `old line ${i}`, time: 1700000000000 + i }));
+    const { fake, sql, dazd } = await setup(t, { fakeOpts: { channels: { lobby: { history } } } });
+    await waitFor(async () => (await sql(`SELECT count(*) FROM daz.events WHERE tags @> '{history}'`)) === '3', 5000, '3 history rows');
+    fake.drop('lobby', BOT);
+    await dazd.waitLog(/\[lobby\] connection closed/);
+    await waitFor(async () => (await sql(`SELECT count(*) FROM daz.events WHERE type = 'dazd:connected'`)) === '2', 10000, 'second connect');
+    await waitFor(async () => (await sql(`SELECT count(*) FROM daz.events WHERE type = 'login'`)) === '2', 10000, 'second login stored');
+    fake.say('lobby', 'Alice', 'after reconnect');
+    await waitFor(async () => (await sql(`SELECT count(*) FROM daz.events WHERE payload->>'msg' = 'after reconnect'`)) === '1', 5000, 'new line');
+    assert.equal(await sql(`SELECT count(*) FROM daz.events WHERE type = 'chatMsg' AND payload->>'msg' LIKE 'old line%'`), '3');
+    assert.equal(await sql(`SELECT count(*) FROM daz.events WHERE payload->>'msg' LIKE 'old line%' AND NOT tags @> '{history}'`), '0');
+    assert.equal(await sql(`SELECT count(*) FROM daz.events WHERE payload->>'msg' = 'after reconnect' AND tags @> '{history}'`), '0');
+    assert.equal(await sql(`SELECT count(*) FROM daz.events WHERE type = 'dazd:disconnected'`), '1');
+});
+
+test('three rooms at once each store their own events', async (t) => {
+    const rooms = ['r1', 'r2', 'r3'];
+    const { fake, sql } = await setup(t, { channels: rooms });
+    for (const r of rooms) fake.say(r, 'Alice', `hi from ${r}`);
+    for (const r of rooms)
+        await waitFor(async () => (await sql(`SELECT count(*) FROM daz.events WHERE room = '${r}' AND payload->>'msg' = 'hi from ${r}'`)) === '1', 5000, r);
+    assert.equal(await sql(`SELECT count(*) FROM daz.events WHERE payload->>'msg' LIKE 'hi from%' AND payload->>'msg' <> 'hi from ' || room`), '0');
+});
+
+test('malformed, binary, deep and oversized frames are counted by reason and dazd stays up', async (t) => {
+    const { fake, sql, dazd } = await setup(t);
+    for (const kind of ['malformed', 'notjson', 'binary', 'nested', 'emptyEvent', 'badType', 'oversized'])
+        fake.sendBadFrame('lobby', BOT, kind, { size: 1100000, depth: 10000 });
+    fake.sendBadFrame('lobby', BOT, 'wrongTypes');
+    fake.say('lobby', 'Alice', 'still alive');
+    await waitFor(async () => (await sql(`SELECT count(*) FROM daz.events WHERE payload->>'msg' = 'still alive'`)) === '1', 5000, 'line after bad frames');
+    const m = parseMetrics((await dazd.http('/metrics')).text);
+    const rejected = metricSum(m, 'dazd_frames_rejected_total', { room: 'lobby' });
+    assert.ok(rejected >= 7, `7 frames rejected, got ${rejected}`);
+    for (const reason of ['json', 'binary', 'depth', 'oversize'])
+        assert.ok(metricSum(m, 'dazd_frames_rejected_total', { reason }) >= 1, `a frame rejected for ${reason}`);
+    assert.equal(dazd.proc.exitCode, null, 'dazd still running');
+    const h = await dazd.http('/healthz');
+    assert.equal(h.status, 200);
+});
+
+test('SIGTERM during a flood stores every event received and exits 0', async (t) => {
+    const { fake, sql, dazd, dir } = await setup(t);
+    const flood = fake.flood('lobby', { rate: 1000, seconds: 3, prefix: 'term' });
+    await waitFor(async () => Number(await sql(`SELECT count(*) FROM daz.events WHERE payload->>'msg' LIKE 'term %'`)) > 300, 10000, 'flood under way');
+    const { code } = await dazd.stop('SIGTERM');
+    flood.stop();
+    assert.equal(code, 0);
+    assert.ok(dazd.logs.some((l) => /drained/.test(l)), 'drain logged');
+    // What was received is stored: the numbers form one gap-free run from 1.
+    const [n, max, distinct] = (await sql(
+        `SELECT count(*), max(substr(payload->>'msg', 6)::int), count(DISTINCT payload->>'msg') FROM daz.events WHERE payload->>'msg' LIKE 'term %'`)).split('|').map(Number);
+    assert.equal(n, max, 'no gap');
+    assert.equal(distinct, n, 'no duplicate');
+    assert.equal(await sql(`SELECT count(*) FROM daz.events WHERE type = 'dazd:disconnected'`), '1');
+    void dir;
+});
+
+test('dazd --check exits 0 for a good config and 2 with the key for a bad one', async (t) => {
+    const dir = await tempDir(t);
+    const good = path.join(dir, 'good.json');
+    const bad = path.join(dir, 'bad.json');
+    const cfg = makeConfig({ conninfo: 'dbname=x', spoolDir: dir, rooms: [{ channel: 'lobby', username: BOT, password: 'x' }] });
+    await writeFile(good, JSON.stringify(cfg));
+    await chmod(good, 0o600);
+    let r = await runDazd(['-c', good, '--check']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /OK/);
+    cfg.rooms[0].pasword = 'x';
+    await writeFile(bad, JSON.stringify(cfg));
+    r = await runDazd(['-c', bad, '--check']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /rooms\[0\]\.pasword/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+    delete cfg.rooms[0].pasword;
+    cfg.ingest.batch_max = 'many';
+    await writeFile(bad, JSON.stringify(cfg));
+    r = await runDazd(['-c', bad, '--check']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /ingest\.batch_max/);
+    r = await runDazd(['--version']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^dazd \d+\.\d+/);
+    r = await runDazd(['--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /--check/);
+});
