@@ -86,7 +86,7 @@ BEGIN
     IF v_msg IS NULL THEN
         RETURN jsonb_build_object('greeted', false, 'why', 'greeter off');
     END IF;
-    PERFORM daz.bot_reply(v_room, 'chat', v_user, replace(v_msg, '{user}', v_user), p_job.correlation_id);
+    PERFORM daz.bot_reply(v_room, 'chat', v_user, replace(v_msg, '{user}', v_user), p_job.correlation_id, now(), true);
     RETURN jsonb_build_object('greeted', true);
 END
 $$;
@@ -94,4 +94,3 @@ COMMENT ON FUNCTION daz.bot_greet_fire(daz.jobs) IS
     'Handler of greet jobs: says the room''s greeting (daz.greeter.message or setting greeter_message, {user} replaced) if the user is still online and the greeter still on.';
 
 REVOKE ALL ON FUNCTION daz.cmd_greeter(jsonb), daz.bot_greet_join(daz.jobs), daz.bot_greet_fire(daz.jobs) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION daz.bot_greet_join(daz.jobs), daz.bot_greet_fire(daz.jobs) TO daz_daemon, daz_operator;

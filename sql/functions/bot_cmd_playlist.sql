@@ -215,7 +215,7 @@ BEGIN
     PERFORM daz.bot_reply(v_room, v_req.via, v_req.username,
         format('%s, CyTube could not queue %s: %s', v_req.username, left(v_req.link, 200),
                left(coalesce(daz.html_to_text(v_f->>'msg'), 'no reason given'), 200)),
-        p_job.correlation_id);
+        p_job.correlation_id, now(), true);
     RETURN jsonb_build_object('reported', true, 'request', v_req.id);
 END
 $$;
@@ -225,4 +225,3 @@ COMMENT ON FUNCTION daz.bot_queue_fail(daz.jobs) IS
 REVOKE ALL ON FUNCTION daz.bot_media_link(text), daz.cmd_playlistadd(jsonb), daz.cmd_playlistdelete(jsonb),
     daz.bot_queue_fail(daz.jobs) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION daz.bot_media_link(text) TO daz_operator, daz_reader;
-GRANT EXECUTE ON FUNCTION daz.bot_queue_fail(daz.jobs) TO daz_daemon, daz_operator;

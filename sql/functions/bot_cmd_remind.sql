@@ -53,7 +53,7 @@ BEGIN
     IF EXISTS (SELECT 1 FROM daz.users u WHERE u.room = v_room AND lower(u.name) = lower(v_user) AND u.online) THEN
         PERFORM daz.bot_reply(v_room, coalesce(v_p->>'via', 'chat'), v_user,
                               format('%s, reminder: %s (set %s ago)', v_user, v_p->>'text', v_ago),
-                              p_job.correlation_id);
+                              p_job.correlation_id, now(), true);
         RETURN jsonb_build_object('reminded', v_user, 'how', 'now');
     END IF;
     -- Not here: it waits as a tell for the next join.
@@ -68,4 +68,3 @@ COMMENT ON FUNCTION daz.cmd_remind_fire(daz.jobs) IS
     'Handler of remind jobs (queue bot): reminds the user the way the reminder was set (chat or pm); if the user is not online the reminder becomes a tell delivered on their next join.';
 
 REVOKE ALL ON FUNCTION daz.cmd_remind(jsonb), daz.cmd_remind_fire(daz.jobs) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION daz.cmd_remind_fire(daz.jobs) TO daz_daemon, daz_operator;

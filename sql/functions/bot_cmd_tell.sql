@@ -77,7 +77,7 @@ BEGIN
                  THEN format('%s, %s', v_name, v_t.message)       -- a reminder that found nobody
                  ELSE format('%s, %s asked me to tell you (%s ago): %s', v_name, v_t.sender,
                              daz.bot_format_interval(now() - v_t.created_at), v_t.message) END,
-            p_job.correlation_id);
+            p_job.correlation_id, now(), true);
         UPDATE daz.tells SET delivered_at = now() WHERE id = v_t.id;
         v_n := v_n + 1;
     END LOOP;
@@ -88,4 +88,3 @@ COMMENT ON FUNCTION daz.bot_tell_deliver(daz.jobs) IS
     'Handler of subscription tells (addUser): delivers the joining user''s pending, unexpired !tell messages (up to 10 per join), each by pm or in chat as it was sent. Skips the bot itself and users no longer online.';
 
 REVOKE ALL ON FUNCTION daz.cmd_tell(jsonb), daz.bot_tell_deliver(daz.jobs) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION daz.bot_tell_deliver(daz.jobs) TO daz_daemon, daz_operator;

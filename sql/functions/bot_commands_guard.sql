@@ -43,3 +43,5 @@ COMMENT ON FUNCTION daz.bot_commands_guard() IS
 CREATE OR REPLACE TRIGGER commands_guard
     BEFORE INSERT OR UPDATE ON daz.commands
     FOR EACH ROW EXECUTE FUNCTION daz.bot_commands_guard();
+COMMENT ON TRIGGER commands_guard ON daz.commands IS
+    'Lower-cases name and aliases, refuses clashing names/aliases and handlers that are not (jsonb) RETURNS text; stamps updated_at.';

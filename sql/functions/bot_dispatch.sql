@@ -189,4 +189,3 @@ COMMENT ON FUNCTION daz.cmd_dispatch(daz.jobs) IS
 
 REVOKE ALL ON FUNCTION daz.cmd_dispatch(daz.jobs), daz.bot_log_command(jsonb, text, text, text, text, timestamptz),
     daz.bot_refuse(jsonb, text, text, timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION daz.cmd_dispatch(daz.jobs) TO daz_daemon, daz_operator;

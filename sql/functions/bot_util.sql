@@ -133,7 +133,8 @@ COMMENT ON FUNCTION daz.bot_is_admin(text, text, numeric) IS
 -- it gets a zero-width space in front.
 CREATE OR REPLACE FUNCTION daz.bot_reply(p_room text, p_via text, p_user text, p_text text,
                                          p_correlation_id text DEFAULT NULL,
-                                         p_run_at timestamptz DEFAULT now())
+                                         p_run_at timestamptz DEFAULT now(),
+                                         p_exact boolean DEFAULT false)
 RETURNS integer
 LANGUAGE plpgsql
 AS $$
@@ -146,7 +147,7 @@ BEGIN
     IF p_text IS NULL THEN
         RETURN 0;
     END IF;
-    v_via := CASE WHEN v_mode IN ('chat', 'pm') THEN v_mode ELSE p_via END;
+    v_via := CASE WHEN v_mode IN ('chat', 'pm') AND NOT p_exact THEN v_mode ELSE p_via END;
     IF v_via NOT IN ('chat', 'pm') THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('daz.bot_reply: via must be chat or pm, not "%s"', v_via);
     END IF;
@@ -169,11 +170,11 @@ BEGIN
     RETURN v_n;
 END
 $$;
-COMMENT ON FUNCTION daz.bot_reply(text, text, text, text, text, timestamptz) IS
-    'Sends a reply as cytube jobs at priority 1: one chat (via chat) or pm to p_user (via pm) per non-empty line, at most 10; setting reply_mode chat|pm overrides the way. Lines starting with / get a zero-width space so CyTube never runs them as commands. Returns the number of jobs.';
+COMMENT ON FUNCTION daz.bot_reply(text, text, text, text, text, timestamptz, boolean) IS
+    'Sends a reply as cytube jobs at priority 1: one chat (via chat) or pm to p_user (via pm) per non-empty line, at most 10. Setting reply_mode chat|pm overrides the way unless p_exact (deliveries that must keep their way: a tell or reminder sent by pm stays private). Lines starting with / get a zero-width space so CyTube never runs them as commands. Returns the number of jobs.';
 
 REVOKE ALL ON FUNCTION daz.bot_split_args(text), daz.bot_duration(text),
     daz.bot_format_interval(interval), daz.bot_name(text), daz.bot_user_rank(text, text),
-    daz.bot_is_admin(text, text, numeric), daz.bot_reply(text, text, text, text, text, timestamptz) FROM PUBLIC;
+    daz.bot_is_admin(text, text, numeric), daz.bot_reply(text, text, text, text, text, timestamptz, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION daz.bot_split_args(text), daz.bot_duration(text),
     daz.bot_format_interval(interval) TO daz_operator, daz_reader;

@@ -1,6 +1,6 @@
 -- 50_bot_presence.sql — what happens when people come and go: tell delivery, reminders, the greeter.
 BEGIN;
-SELECT plan(43);
+SELECT plan(44);
 \ir 50_bot_helpers.psql
 
 UPDATE daz.commands SET cooldown = '0';
@@ -40,10 +40,17 @@ SELECT is(pg_temp.take(), '{}'::text[], 'an expired tell is not delivered');
 INSERT INTO daz.tells (room, sender, recipient, message, via) VALUES ('lobby', 'bob', 'erin', 'elsewhere', 'chat');
 SELECT pg_temp.join('erin', 0, 'annex');
 SELECT is(pg_temp.take(), '{}'::text[], 'a tell is for its room only');
+UPDATE daz.settings SET value = 'chat' WHERE key = 'reply_mode';
+SELECT pg_temp.whisper('bob', '!tell zoe the secret is 42');
+SELECT pg_temp.join('zoe', 0);
+SELECT is(pg_temp.take(), ARRAY['pm:zoe:zoe, bob asked me to tell you (0s ago): the secret is 42'],
+          'a tell sent by pm is delivered by pm even when reply_mode is chat');
+UPDATE daz.settings SET value = 'auto' WHERE key = 'reply_mode';
 SELECT pg_temp.chat('bob', '!tell frank m' || g) FROM generate_series(1, 9) g;
 SELECT is(pg_temp.take(), array_fill('chat:I will tell frank when they next join (kept for 7d).'::text, ARRAY[9]), 'nine more tells: ten pending');
 SELECT is(pg_temp.say('bob', '!tell frank one too many'),
           ARRAY['chat:You have 10 messages waiting for delivery already; wait until some are delivered.'], 'at most 10 pending per sender');
+
 
 -- ---------------------------------------------------------------- remind
 SELECT is(pg_temp.say('alice', '!remind 1h30m stretch your legs'),
