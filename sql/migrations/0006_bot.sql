@@ -35,6 +35,7 @@ COMMENT ON COLUMN daz.commands.enabled IS 'A disabled command is ignored as if i
 COMMENT ON COLUMN daz.commands.description IS 'One line shown by !help <command>.';
 COMMENT ON COLUMN daz.commands.usage IS 'Arguments as shown by !help, e.g. <user> <message>.';
 COMMENT ON COLUMN daz.commands.rooms IS 'Rooms where the command exists; NULL = every room.';
+COMMENT ON COLUMN daz.commands.updated_at IS 'Last change of the row (set by the guard trigger).';
 
 CREATE TABLE daz.admins (
     id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -48,6 +49,7 @@ COMMENT ON TABLE daz.admins IS
     'Bot admins: may use admin_only commands, pass rank checks and skip cooldowns. room NULL = every room. An admin must also be logged in with at least rank admin_min_rank (setting, default 1 = registered) so a guest cannot borrow an unregistered admin name.';
 COMMENT ON COLUMN daz.admins.room IS 'Room the admin applies to; NULL = all rooms.';
 COMMENT ON COLUMN daz.admins.name IS 'CyTube account name (compared case-insensitively).';
+COMMENT ON COLUMN daz.admins.comment IS 'Why this person is an admin.';
 
 CREATE TABLE daz.command_cooldowns (
     room          text NOT NULL,
@@ -61,6 +63,8 @@ COMMENT ON TABLE daz.command_cooldowns IS
     'Last use of each command per user (lower-cased name) per room, and until when a refusal for it is not repeated. A table, so cooldowns survive restarts.';
 COMMENT ON COLUMN daz.command_cooldowns.used_at IS 'Last accepted use (start of the cooldown).';
 COMMENT ON COLUMN daz.command_cooldowns.refused_until IS 'A refusal was sent by pm; further refusals stay silent until this time.';
+COMMENT ON COLUMN daz.command_cooldowns.username IS 'User name, lower case.';
+COMMENT ON COLUMN daz.command_cooldowns.command IS 'Command name (daz.commands.name).';
 
 CREATE TABLE daz.command_log (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -88,6 +92,12 @@ COMMENT ON COLUMN daz.command_log.command IS 'The resolved command name, NULL wh
 COMMENT ON COLUMN daz.command_log.outcome IS 'ok | error (handler raised) | unknown | disabled (or not in this room) | rank | admin | cooldown (refused) | too_long (over 512 chars) | stale (line older than command_max_age).';
 COMMENT ON COLUMN daz.command_log.error IS 'Handler error (SQLSTATE and message) or the refusal reason.';
 COMMENT ON COLUMN daz.command_log.event_id IS 'The event that carried the command; also the correlation_id of the reply jobs.';
+COMMENT ON COLUMN daz.command_log.username IS 'Who typed it, as CyTube spells the name.';
+COMMENT ON COLUMN daz.command_log.rank IS 'Their CyTube rank in the room at that moment (daz.users).';
+COMMENT ON COLUMN daz.command_log.via IS 'chat or pm.';
+COMMENT ON COLUMN daz.command_log.args IS 'Arguments after splitting (quotes and escapes resolved).';
+COMMENT ON COLUMN daz.command_log.reply IS 'The reply text (ok) or the error reply (error).';
+COMMENT ON COLUMN daz.command_log.duration_ms IS 'Time from the start of dispatch to the end of the handler.';
 
 -- ---------------------------------------------------------------- tells, greeter, playlist requests
 
@@ -108,6 +118,10 @@ COMMENT ON TABLE daz.tells IS
     'Messages left with !tell for a user who is not online; delivered (by pm or chat, as sent) when the user next joins the room, unless expired.';
 COMMENT ON COLUMN daz.tells.via IS 'How the tell was sent, and so how it is delivered: chat or pm.';
 COMMENT ON COLUMN daz.tells.delivered_at IS 'When it was handed to the cytube queue; NULL while pending.';
+COMMENT ON COLUMN daz.tells.sender IS 'Who left the message (the bot''s own name for a reminder that found nobody).';
+COMMENT ON COLUMN daz.tells.recipient IS 'Who gets it (compared case-insensitively).';
+COMMENT ON COLUMN daz.tells.expires_at IS 'Not delivered after this (setting tell_ttl after created_at).';
+COMMENT ON COLUMN daz.tells.event_id IS 'The event of the !tell command.';
 
 CREATE TABLE daz.greeter (
     room       text PRIMARY KEY,
@@ -118,6 +132,8 @@ CREATE TABLE daz.greeter (
 );
 COMMENT ON TABLE daz.greeter IS
     'Greeter switch per room (!greeter on|off). message NULL = setting greeter_message; {user} is replaced by the name.';
+COMMENT ON COLUMN daz.greeter.message IS 'Greeting of this room; NULL = setting greeter_message. {user} is replaced by the name.';
+COMMENT ON COLUMN daz.greeter.set_by IS 'Who last switched it with !greeter.';
 
 CREATE TABLE daz.greetings (
     room       text NOT NULL,
@@ -127,6 +143,7 @@ CREATE TABLE daz.greetings (
 );
 COMMENT ON TABLE daz.greetings IS
     'Last greeting per user (lower-cased name) per room: a user is greeted at most once per greeter_interval (default 24 hours).';
+COMMENT ON COLUMN daz.greetings.greeted_at IS 'When the last greeting was scheduled.';
 
 CREATE TABLE daz.playlist_requests (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -144,6 +161,11 @@ CREATE TABLE daz.playlist_requests (
 CREATE INDEX playlist_requests_room_idx ON daz.playlist_requests (room, requested_at DESC);
 COMMENT ON TABLE daz.playlist_requests IS
     '!playlistadd requests, so a later queueFail from CyTube can be reported to the user who asked.';
+COMMENT ON COLUMN daz.playlist_requests.media_type IS 'CyTube media type inferred from the link (yt, vi, dm, ...).';
+COMMENT ON COLUMN daz.playlist_requests.media_id IS 'Media id sent in the queue frame; queueFail names it.';
+COMMENT ON COLUMN daz.playlist_requests.link IS 'The link as typed.';
+COMMENT ON COLUMN daz.playlist_requests.failed_at IS 'When CyTube answered queueFail; NULL otherwise.';
+COMMENT ON COLUMN daz.playlist_requests.error IS 'The queueFail message.';
 
 -- ---------------------------------------------------------------- settings
 
