@@ -177,7 +177,8 @@ INSERT INTO daz.settings (key, value, comment) VALUES
     ('greeter_interval', '24 hours', 'A user is greeted at most once per this interval per room.'),
     ('greeter_delay', '3 seconds', 'Greetings wait this long plus up to the same again at random.'),
     ('tell_ttl', '7 days', 'Undelivered !tell messages expire after this.'),
-    ('remind_max', '24 hours', 'Longest !remind duration.')
+    ('remind_max', '24 hours', 'Longest !remind duration.'),
+    ('command_log_retention', '90 days', 'daz.bot_prune deletes daz.command_log rows older than this.')
 ON CONFLICT (key) DO NOTHING;
 
 -- ---------------------------------------------------------------- privileges
