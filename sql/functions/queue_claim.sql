@@ -2,7 +2,9 @@
 
 -- Unchecked claim used by daz.claim and daz.run_jobs. One probe per priority level, highest
 -- first: "priority = p AND run_at <= now()" is a range on the claim index, so jobs scheduled
--- for later are never visited however many there are.
+-- for later are never visited however many there are. The UPDATE takes the locked ids as an
+-- array (an index lookup on the primary key): joined to the CTE instead, a cached generic plan
+-- cannot know the LIMIT and hashes the whole table.
 CREATE OR REPLACE FUNCTION daz.queue_claim(p_queue text, p_worker text, p_limit integer,
                                            p_rooms text[], p_lease interval) RETURNS SETOF daz.jobs
 LANGUAGE plpgsql
@@ -30,8 +32,7 @@ BEGIN
                 UPDATE daz.jobs j
                    SET state = 'running', attempts = j.attempts + 1, lease_until = now() + v_lease,
                        locked_by = p_worker
-                  FROM c
-                 WHERE j.id = c.id
+                 WHERE j.id = ANY (ARRAY(SELECT c.id FROM c))
                 RETURNING j.*
             )
             SELECT * FROM u ORDER BY u.run_at, u.id;
@@ -48,8 +49,7 @@ BEGIN
                 UPDATE daz.jobs j
                    SET state = 'running', attempts = j.attempts + 1, lease_until = now() + v_lease,
                        locked_by = p_worker
-                  FROM c
-                 WHERE j.id = c.id
+                 WHERE j.id = ANY (ARRAY(SELECT c.id FROM c))
                 RETURNING j.*
             )
             SELECT * FROM u ORDER BY u.run_at, u.id;

@@ -8,19 +8,23 @@ AS $fn$
 DECLARE
     v_n integer;
 BEGIN
-    WITH r AS (
-        SELECT u.id, u.result FROM unnest(p_ids, p_results) AS u(id, result)
-    ), d AS (
-        DELETE FROM daz.jobs j USING r
-         WHERE j.id = r.id AND j.state = 'running'
-        RETURNING j.id, j.queue, j.kind, j.room, j.payload, j.attempts, j.locked_by, j.correlation_id,
-                  j.created_at, r.result
+    -- The ids go in as an array (primary key lookups); joined to unnest() instead, a cached
+    -- generic plan hashes the whole table.
+    WITH d AS (
+        DELETE FROM daz.jobs j
+         WHERE j.id = ANY (p_ids) AND j.state = 'running'
+        RETURNING j.id, j.queue, j.kind, j.room, j.payload, j.attempts, j.locked_by, j.correlation_id, j.created_at
     ), i AS (
         INSERT INTO daz.job_results (id, queue, kind, room, payload, attempts, locked_by, correlation_id,
                                      created_at, result)
         SELECT d.id, d.queue, d.kind, d.room, d.payload, d.attempts, d.locked_by, d.correlation_id,
-               d.created_at, d.result
-          FROM d JOIN daz.queues q ON q.name = d.queue
+               d.created_at, r.result
+          FROM d
+          JOIN daz.queues q ON q.name = d.queue
+          LEFT JOIN (SELECT DISTINCT ON (u.id) u.id, u.result
+                       FROM unnest(p_ids, p_results) WITH ORDINALITY AS u(id, result, o)
+                      WHERE p_results IS NOT NULL
+                      ORDER BY u.id, u.o) AS r ON r.id = d.id
          WHERE q.retention > interval '0'
         RETURNING 1
     )

@@ -1,0 +1,230 @@
+// bench.mjs — queue throughput and claim latency: daz vs graphile-worker vs pg-boss on one PostgreSQL.
+//
+// Run through tests/bench/queue/run, which starts a throwaway cluster, migrates it and exports
+// PGHOST/PGPORT/PGUSER/PGDATABASE. Every phase is bounded by BENCH_PHASE_S seconds; a phase that
+// runs out of time is reported as such, not hung on. Prints one JSON object per phase on stdout.
+import pg from 'pg';
+import { run, makeWorkerUtils } from 'graphile-worker';
+import { PgBoss } from 'pg-boss';
+
+const JOBS = Number(process.env.BENCH_JOBS || 50000);
+const WORKERS = Number(process.env.BENCH_WORKERS || 4);
+const PHASE_S = Number(process.env.BENCH_PHASE_S || 300);
+const FUTURE = Number(process.env.BENCH_FUTURE || 100000);
+const DEAD = Number(process.env.BENCH_DEAD || 100000);
+const SAMPLES = Number(process.env.BENCH_SAMPLES || 5000);
+const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : null;
+
+const socketUrl = `postgres://${encodeURIComponent(process.env.PGUSER)}@/${encodeURIComponent(process.env.PGDATABASE)}` +
+    `?host=${encodeURIComponent(process.env.PGHOST)}&port=${process.env.PGPORT}`;
+
+const now = () => performance.now();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function deadline(name) {
+    const end = now() + PHASE_S * 1000;
+    return () => {
+        if (now() > end) throw new Error(`${name}: over the ${PHASE_S} s limit`);
+    };
+}
+
+async function client() {
+    const c = new pg.Client();
+    await c.connect();
+    return c;
+}
+
+function report(o) {
+    console.log(JSON.stringify(o));
+}
+
+function pct(sorted, p) {
+    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+// ---------------------------------------------------------------- daz
+async function dazReset(c) {
+    await c.query(`TRUNCATE daz.jobs, daz.job_results, daz.dead_letters`);
+    await c.query(`INSERT INTO daz.queues (name, comment) VALUES ('bench', 'benchmark queue') ON CONFLICT DO NOTHING`);
+}
+
+async function dazEnqueue(c, n, extra = {}) {
+    const t0 = now();
+    for (let done = 0; done < n; done += 1000) {
+        const batch = [];
+        for (let i = done; i < Math.min(n, done + 1000); i++) batch.push({ queue: 'bench', kind: 'noop', payload: { i }, ...extra });
+        await c.query('SELECT daz.enqueue_many($1::jsonb)', [JSON.stringify(batch)]);
+    }
+    return now() - t0;
+}
+
+async function dazDrain(name, batch) {
+    const admin = await client();
+    await dazReset(admin);
+    const enqueueMs = await dazEnqueue(admin, JOBS);
+    await admin.query('VACUUM ANALYZE daz.jobs');
+    const clients = await Promise.all(Array.from({ length: WORKERS }, client));
+    const check = deadline(name);
+    let handled = 0;
+    const t0 = now();
+    await Promise.all(clients.map(async (c, w) => {
+        for (;;) {
+            check();
+            const r = await c.query('SELECT id FROM daz.claim($1, $2, $3)', ['bench', `w${w}`, batch]);
+            if (r.rows.length === 0) return;
+            // the no-op handler
+            handled += r.rows.length;
+            await c.query('SELECT daz.complete($1::bigint[])', [r.rows.map((x) => x.id)]);
+        }
+    }));
+    const ms = now() - t0;
+    const left = (await admin.query(`SELECT count(*)::int AS n FROM daz.jobs`)).rows[0].n;
+    const done = (await admin.query(`SELECT count(*)::int AS n FROM daz.job_results WHERE queue = 'bench'`)).rows[0].n;
+    await Promise.all(clients.map((c) => c.end()));
+    await admin.end();
+    report({ phase: name, jobs: JOBS, workers: WORKERS, batch, handled, completed: done, left,
+             enqueue_ms: Math.round(enqueueMs), enqueue_jobs_s: Math.round(JOBS / (enqueueMs / 1000)),
+             ms: Math.round(ms), jobs_s: Math.round(JOBS / (ms / 1000)) });
+}
+
+async function dazLatency() {
+    const c = await client();
+    await dazReset(c);
+    // 100k jobs scheduled for later, spread over all priorities (the highest above the runnable ones),
+    // 100k dead letters, and enough runnable jobs for every sample.
+    await c.query(`INSERT INTO daz.jobs (queue, kind, room, priority, run_at, max_attempts)
+                   SELECT 'bench', 'future', 'room' || g % 8, (3 - g % 4)::smallint,
+                          now() + interval '1 hour' + g * interval '10 ms', 5
+                     FROM generate_series(1, $1::int) g`, [FUTURE]);
+    await c.query(`INSERT INTO daz.dead_letters (id, queue, kind, room, payload, priority, run_at, attempts,
+                                                 max_attempts, created_at, last_error, errors, reason)
+                   SELECT -g, 'bench', 'noop', 'room1', '{}', 0, now(), 5, 5, now(), 'room offline', '[]', 'exhausted'
+                     FROM generate_series(1, $1::int) g`, [DEAD]);
+    await dazEnqueue(c, SAMPLES * 2, { room: 'room1' });
+    await c.query('VACUUM ANALYZE daz.jobs');
+    await c.query('VACUUM ANALYZE daz.dead_letters');
+    const out = {};
+    for (const [label, limit, rooms] of [['claim1', 1, null], ['claim100', 100, null], ['claim1_rooms', 1, ['room1', 'room2']]]) {
+        const lat = [];
+        const check = deadline('daz-latency');
+        const n = label === 'claim100' ? Math.floor(SAMPLES / 100) : Math.floor(SAMPLES / 2);
+        for (let i = 0; i < n; i++) {
+            check();
+            const t0 = now();
+            const r = await c.query('SELECT id FROM daz.claim($1, $2, $3, $4)', ['bench', 'lat', limit, rooms]);
+            lat.push(now() - t0);
+            if (r.rows.length === 0) throw new Error('latency: ran out of runnable jobs');
+            await c.query('SELECT daz.complete($1::bigint[])', [r.rows.map((x) => x.id)]);
+        }
+        lat.sort((a, b) => a - b);
+        out[label] = { samples: n, p50_ms: +pct(lat, 50).toFixed(3), p99_ms: +pct(lat, 99).toFixed(3),
+                       max_ms: +lat[lat.length - 1].toFixed(3) };
+    }
+    const plan = (await c.query(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+        SELECT j.id FROM daz.jobs j WHERE j.queue = 'bench' AND j.state = 'ready' AND j.priority = 3
+           AND j.run_at <= now() ORDER BY j.run_at, j.id LIMIT 1 FOR UPDATE SKIP LOCKED`)).rows.map((r) => r['QUERY PLAN']);
+    await c.query(`TRUNCATE daz.jobs, daz.job_results, daz.dead_letters`);
+    await c.end();
+    report({ phase: 'daz-claim-latency', future: FUTURE, dead: DEAD, ...out, plan_priority3: plan.join(' | ') });
+}
+
+// ---------------------------------------------------------------- graphile-worker
+async function graphile(name, preset) {
+    const utils = await makeWorkerUtils({ connectionString: socketUrl });
+    await utils.migrate();
+    const admin = await client();
+    await admin.query('DELETE FROM graphile_worker._private_jobs');
+    const t0e = now();
+    for (let done = 0; done < JOBS; done += 1000) {
+        const specs = [];
+        for (let i = done; i < Math.min(JOBS, done + 1000); i++) specs.push({ identifier: 'noop', payload: { i } });
+        await utils.addJobs(specs);
+    }
+    const enqueueMs = now() - t0e;
+    await admin.query('VACUUM ANALYZE graphile_worker._private_jobs');
+    let handled = 0;
+    const check = deadline(name);
+    const t0 = now();
+    const runner = await run({
+        connectionString: socketUrl,
+        concurrency: WORKERS,
+        noHandleSignals: true,
+        pollInterval: 1000,
+        logger: new (await import('graphile-worker')).Logger(() => () => {}),
+        taskList: { noop: async () => { handled++; } },
+        preset,
+    });
+    let left;
+    for (;;) {
+        left = (await admin.query('SELECT count(*)::int AS n FROM graphile_worker._private_jobs')).rows[0].n;
+        if (left === 0) break;
+        check();
+        await sleep(20);
+    }
+    const ms = now() - t0;
+    await runner.stop();
+    await utils.release();
+    await admin.end();
+    report({ phase: name, jobs: JOBS, workers: WORKERS, handled, left,
+             enqueue_ms: Math.round(enqueueMs), enqueue_jobs_s: Math.round(JOBS / (enqueueMs / 1000)),
+             ms: Math.round(ms), jobs_s: Math.round(JOBS / (ms / 1000)) });
+}
+
+// ---------------------------------------------------------------- pg-boss
+async function pgboss(name, batch) {
+    const boss = new PgBoss({ host: process.env.PGHOST, port: Number(process.env.PGPORT), user: process.env.PGUSER,
+                              database: process.env.PGDATABASE, max: WORKERS + 2, schedule: false, supervise: false });
+    boss.on('error', (e) => console.error(`pg-boss: ${e.message}`));
+    await boss.start();
+    const q = 'bench';
+    await boss.deleteQueue(q).catch(() => {});
+    await boss.createQueue(q);
+    const t0e = now();
+    for (let done = 0; done < JOBS; done += 1000) {
+        const jobs = [];
+        for (let i = done; i < Math.min(JOBS, done + 1000); i++) jobs.push({ data: { i } });
+        await boss.insert(q, jobs);
+    }
+    const enqueueMs = now() - t0e;
+    const check = deadline(name);
+    let handled = 0;
+    const t0 = now();
+    await Promise.all(Array.from({ length: WORKERS }, async () => {
+        for (;;) {
+            check();
+            const jobs = await boss.fetch(q, { batchSize: batch });
+            if (!jobs || jobs.length === 0) return;
+            handled += jobs.length;
+            await boss.complete(q, jobs.map((j) => j.id));
+        }
+    }));
+    const ms = now() - t0;
+    const stats = await boss.getQueueStats?.(q).catch(() => null);
+    await boss.deleteQueue(q).catch(() => {});
+    await boss.stop({ graceful: false, wait: true });
+    report({ phase: name, jobs: JOBS, workers: WORKERS, batch, handled,
+             left: stats ? stats.queuedCount ?? null : null,
+             enqueue_ms: Math.round(enqueueMs), enqueue_jobs_s: Math.round(JOBS / (enqueueMs / 1000)),
+             ms: Math.round(ms), jobs_s: Math.round(JOBS / (ms / 1000)) });
+}
+
+const phases = [
+    ['daz-batch100', () => dazDrain('daz-batch100', 100)],
+    ['daz-single', () => dazDrain('daz-single', 1)],
+    ['graphile-default', () => graphile('graphile-default', undefined)],
+    ['graphile-localqueue', () => graphile('graphile-localqueue',
+        { worker: { localQueue: { size: 100 }, completeJobBatchDelay: 0 } })],
+    ['pgboss-batch100', () => pgboss('pgboss-batch100', 100)],
+    ['pgboss-single', () => pgboss('pgboss-single', 1)],
+    ['daz-claim-latency', () => dazLatency()],
+];
+
+for (const [name, fn] of phases) {
+    if (ONLY && !ONLY.includes(name)) continue;
+    try {
+        await fn();
+    } catch (e) {
+        report({ phase: name, error: String(e && e.message || e) });
+    }
+}
+process.exit(0);
