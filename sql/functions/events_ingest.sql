@@ -85,10 +85,12 @@ BEGIN
         END CASE;
     END LOOP;
 
-    -- Positions back to 1..n in the rooms touched.
+    -- pos is an ordering key (midpoints between neighbours); renumber a room only when a key has
+    -- grown long after many placements between the same two items.
     UPDATE daz.playlist p SET pos = r.n
       FROM (SELECT room, uid, row_number() OVER (PARTITION BY room ORDER BY pos, uid) AS n
-              FROM daz.playlist WHERE room = ANY (v_rooms)) r
+              FROM daz.playlist
+             WHERE room IN (SELECT room FROM daz.playlist WHERE room = ANY (v_rooms) GROUP BY room HAVING max(scale(pos)) > 12)) r
      WHERE p.room = r.room AND p.uid = r.uid AND p.pos <> r.n;
     RETURN v_n;
 END;
@@ -140,8 +142,10 @@ DECLARE
     v_max_ret  interval;
     v_short    text[];
     v_stored   int;
-    v_media    uuid[];
-    v_history  boolean;
+    v_media    daz.event_in[];
+    v_key_tags  text[];
+    v_key_types text[];
+    v_key_rooms text[];
 BEGIN
     IF p_events IS NULL OR cardinality(p_events) = 0 THEN
         RETURN 0;
@@ -164,9 +168,27 @@ BEGIN
       FROM daz.log_rules;
     SELECT COALESCE(array_agg(tag), '{}') INTO v_short
       FROM daz.log_rules WHERE action = 'store' AND retention < v_max_ret;
-    -- Replayed history (rare: on joins) takes the dedup path; most batches have none.
-    SELECT COALESCE(bool_or(e.type = 'chatMsg' AND e.tags @> '{history}'), false) INTO v_history
-      FROM unnest(p_events) AS e;
+    -- Routing keys: each enabled subscription is reduced to one cheap necessary condition (a tag
+    -- outside the common vocabulary it requires, else one of its types, else one of its rooms, else
+    -- its first tag). Only events meeting some key are matched against the subscriptions, so an
+    -- event that no subscription can match costs three array tests, whatever the number of them.
+    SELECT COALESCE(array_agg(DISTINCT k.key) FILTER (WHERE k.kind = 'tag'), '{}'),
+           COALESCE(array_agg(DISTINCT k.key) FILTER (WHERE k.kind = 'type'), '{}'),
+           COALESCE(array_agg(DISTINCT k.key) FILTER (WHERE k.kind = 'room'), '{}')
+      INTO v_key_tags, v_key_types, v_key_rooms
+      FROM daz.subscriptions s
+      LEFT JOIN LATERAL (
+           SELECT t FROM unnest(s.tags) AS t
+            WHERE t NOT LIKE 'room:%'
+              AND t NOT IN ('chat', 'user-message', 'private', 'user', 'presence', 'media', 'change', 'queue', 'update',
+                            'system', 'connection', 'unknown', 'action', 'history', 'bot')
+            LIMIT 1) AS r(rare) ON true
+     CROSS JOIN LATERAL (
+           SELECT CASE WHEN r.rare IS NOT NULL THEN 'tag' WHEN s.types IS NOT NULL THEN 'type'
+                       WHEN s.rooms IS NOT NULL THEN 'room' ELSE 'tag' END,
+                  unnest(CASE WHEN r.rare IS NOT NULL THEN ARRAY[r.rare] WHEN s.types IS NOT NULL THEN s.types
+                              WHEN s.rooms IS NOT NULL THEN s.rooms ELSE s.tags[1:1] END)) AS k(kind, key)
+     WHERE s.enabled;
 
     WITH src AS MATERIALIZED (
         SELECT e.id, e.received_at, e.room, e.type, e.actor, e.server_time, e.payload, e.ord,
@@ -212,7 +234,8 @@ BEGIN
                        row_number() OVER (PARTITION BY s.room, s.server_time, s.actor, s.payload->'msg'
                                           ORDER BY s.ord) AS k
                   FROM src s
-                 WHERE v_history AND s.reason IS NULL AND NOT s.dropped AND s.type = 'chatMsg') x
+                 WHERE (SELECT bool_or(h.tags @> '{history}') FROM src h WHERE h.type = 'chatMsg')
+                   AND s.reason IS NULL AND NOT s.dropped AND s.type = 'chatMsg') x
          WHERE x.tags @> '{history}'
            AND (x.k > 1
                 OR EXISTS (SELECT 1 FROM daz.events ev
@@ -321,9 +344,10 @@ BEGIN
          WHERE i.type = 'chatMsg' AND i.actor IS NOT NULL AND i.actor <> '' AND i.actor NOT LIKE '[%]'
          GROUP BY i.room, i.actor
     ),
+    -- Users with presence facts in this batch: merged with their current row.
     users_up AS (
         INSERT INTO daz.users AS u (room, name, rank, online, afk, first_seen, last_seen, last_message_at, messages)
-        SELECT k.room, k.name,
+        SELECT p.room, p.name,
                COALESCE(p.rank, cur.rank),
                COALESCE(p.online, cur.online, false),
                COALESCE(p.afk, cur.afk, false),
@@ -332,14 +356,25 @@ BEGIN
                GREATEST(cur.last_message_at, c.last_msg),
                COALESCE(cur.messages, 0) + COALESCE(c.n, 0)
           FROM per_user p
-          FULL JOIN chat c ON c.room = p.room AND c.name = p.name
-         CROSS JOIN LATERAL (SELECT COALESCE(p.room, c.room) AS room, COALESCE(p.name, c.name) AS name) k
-          LEFT JOIN LATERAL (SELECT * FROM daz.users u0 WHERE u0.room = k.room AND u0.name = k.name LIMIT 1) cur ON true
+          LEFT JOIN chat c ON c.room = p.room AND c.name = p.name
+          LEFT JOIN LATERAL (SELECT * FROM daz.users u0 WHERE u0.room = p.room AND u0.name = p.name LIMIT 1) cur ON true
          WHERE COALESCE(p.first_at, c.first_at, cur.first_seen) IS NOT NULL
         ON CONFLICT (room, name) DO UPDATE
            SET rank = EXCLUDED.rank, online = EXCLUDED.online, afk = EXCLUDED.afk,
                first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen,
                last_message_at = EXCLUDED.last_message_at, messages = EXCLUDED.messages
+    ),
+    -- Users who only chatted in this batch (most of them): counters added in place.
+    chatters_up AS (
+        INSERT INTO daz.users AS u (room, name, first_seen, last_seen, last_message_at, messages)
+        SELECT c.room, c.name, c.first_at, c.last_at, c.last_msg, c.n
+          FROM chat c
+         WHERE NOT EXISTS (SELECT 1 FROM per_user p WHERE p.room = c.room AND p.name = c.name)
+        ON CONFLICT (room, name) DO UPDATE
+           SET first_seen = LEAST(u.first_seen, EXCLUDED.first_seen),
+               last_seen = GREATEST(u.last_seen, EXCLUDED.last_seen),
+               last_message_at = GREATEST(u.last_message_at, EXCLUDED.last_message_at),
+               messages = u.messages + EXCLUDED.messages
     ),
     -- Sessions: each offline -> online change opens one, each online -> offline change closes one.
     changes AS (
@@ -383,16 +418,17 @@ BEGIN
            AND NOT i.tags && s.exclude_tags
            AND (s.types IS NULL OR i.type = ANY (s.types))
            AND (s.rooms IS NULL OR i.room = ANY (s.rooms))
+         WHERE i.tags && v_key_tags OR i.type = ANY (v_key_types) OR i.room = ANY (v_key_rooms)
     )
     SELECT count(*),
-           array_agg(i.id) FILTER (WHERE i.type IN ('playlist', 'queue', 'delete', 'moveVideo', 'setTemp',
-                                                    'setCurrent', 'changeMedia'))
+           array_agg(ROW(i.id, i.received_at, i.room, i.type, i.tags, i.actor, i.server_time, i.payload)::daz.event_in)
+               FILTER (WHERE i.type IN ('playlist', 'queue', 'delete', 'moveVideo', 'setTemp', 'setCurrent', 'changeMedia'))
       INTO v_stored, v_media
       FROM ins i;
 
     IF v_media IS NOT NULL THEN
         BEGIN
-            PERFORM daz.events_apply_playlist(ARRAY(SELECT e FROM unnest(p_events) AS e WHERE e.id = ANY (v_media)));
+            PERFORM daz.events_apply_playlist(v_media);
         EXCEPTION WHEN data_exception THEN
             -- A hostile playlist payload must not cost the batch: the events are stored, the mirror skips them.
             RAISE WARNING 'daz.ingest: playlist events of this batch not applied: %', SQLERRM;

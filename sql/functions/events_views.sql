@@ -85,10 +85,10 @@ SELECT u.room, u.name, u.rank, u.afk,
 COMMENT ON VIEW daz.users_online IS 'Users in each room now, with rank, afk and since when (their open session).';
 
 CREATE OR REPLACE VIEW daz.playlist_now AS
-SELECT p.room, p.pos, p.uid, p.media_type, p.media_id, daz.html_to_text(p.title) AS title, p.seconds, p.duration,
+SELECT p.room, row_number() OVER (PARTITION BY p.room ORDER BY p.pos, p.uid) AS position, p.uid, p.media_type, p.media_id, daz.html_to_text(p.title) AS title, p.seconds, p.duration,
        p.temp, p.queued_by, p.is_current
   FROM daz.playlist p;
-COMMENT ON VIEW daz.playlist_now IS 'Each room''s playlist in order (pos 1 = first), the current item marked.';
+COMMENT ON VIEW daz.playlist_now IS 'Each room''s playlist in order (position 1 = first), the current item marked.';
 
 REVOKE ALL ON daz.chat, daz.activity_hourly, daz.media_history, daz.top_chatters, daz.ingest_stats,
               daz.users_online, daz.playlist_now FROM PUBLIC;

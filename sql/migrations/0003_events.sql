@@ -137,7 +137,7 @@ CREATE TABLE daz.users (
     last_message_at timestamptz,
     messages        bigint      NOT NULL DEFAULT 0,
     PRIMARY KEY (room, name)
-);
+) WITH (fillfactor = 70);
 CREATE INDEX users_room_online ON daz.users (room) WHERE online;
 COMMENT ON TABLE daz.users IS
     'Users per room as seen in events: rank, online (userlist snapshot, addUser, userLeave), afk (setAFK), '
@@ -180,9 +180,9 @@ CREATE TABLE daz.playlist (
 CREATE INDEX playlist_room_pos ON daz.playlist (room, pos);
 COMMENT ON TABLE daz.playlist IS
     'Mirror of each room''s playlist, from playlist (full replace), queue {item, after}, delete {uid}, '
-    'moveVideo {from, after}, setTemp {uid, temp} and setCurrent uid. pos is 1..n in play order after each batch.';
+    'moveVideo {from, after}, setTemp {uid, temp} and setCurrent uid. Ordered by pos; daz.playlist_now numbers the items 1..n.';
 COMMENT ON COLUMN daz.playlist.uid IS 'CyTube playlist item uid (unique within the room''s playlist).';
-COMMENT ON COLUMN daz.playlist.pos IS 'Position in the playlist, 1 = first.';
+COMMENT ON COLUMN daz.playlist.pos IS 'Ordering key of the item in the playlist (ascending = play order; not dense: see daz.playlist_now.position).';
 COMMENT ON COLUMN daz.playlist.is_current IS 'The item setCurrent named last.';
 
 CREATE TABLE daz.media_plays (

@@ -51,7 +51,7 @@ SELECT results_eq($$SELECT name, rank, online FROM daz.users WHERE room = 'botch
 SELECT results_eq($$SELECT name, joined_at FROM daz.user_sessions WHERE room = 'botchan' AND left_at IS NULL ORDER BY name$$,
                   $$VALUES ('Observer5', pg_temp.at(1)), ('TestBot', pg_temp.at(2))$$,
                   'sessions: one open session each (a later snapshot that lists them opens none)');
-SELECT results_eq($$SELECT pos::int, uid::int, media_id, temp, queued_by, is_current FROM daz.playlist WHERE room = 'botchan' ORDER BY pos$$,
+SELECT results_eq($$SELECT position::int, uid::int, media_id, temp, queued_by, is_current FROM daz.playlist_now WHERE room = 'botchan' ORDER BY position$$,
                   $$VALUES (1, 0, 'fixture1', false, 'TestBot', false), (2, 2, 'fixture3', false, 'Observer5', true),
                            (3, 1, 'fixture2', true, 'TestBot', false)$$,
                   'playlist: queue {item, after}, moveVideo {from, after}, setTemp, delete and setCurrent applied in order');
@@ -123,7 +123,7 @@ SELECT is(daz.ingest(ARRAY[
                jsonb_build_array(pg_temp.item(7, 'fixture7', 'Observer5'), pg_temp.item(8, 'fixture8', 'TestBot', true))),
     pg_temp.ev(52, 'queue', '{media,queue}', NULL, jsonb_build_object('item', pg_temp.item(0, 'other', 'Someone'), 'after', 'prepend'), 'fixchan')]), 2,
    'playlist replace stored');
-SELECT results_eq($$SELECT pos::int, uid::int, media_id, temp FROM daz.playlist WHERE room = 'botchan' ORDER BY pos$$,
+SELECT results_eq($$SELECT position::int, uid::int, media_id, temp FROM daz.playlist_now WHERE room = 'botchan' ORDER BY position$$,
                   $$VALUES (1, 7, 'fixture7', false), (2, 8, 'fixture8', true)$$, 'playlist replaced whole');
 SELECT is((SELECT count(*)::int FROM daz.playlist WHERE room = 'fixchan'), 1, 'another room''s playlist is separate');
 SELECT is(daz.ingest(ARRAY[

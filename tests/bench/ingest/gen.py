@@ -53,7 +53,7 @@ def emit(ts, room, typ, tags, actor, server_time, payload):
 
 def media(i):
     return {'id': 'vid%05d' % i, 'title': 'Video number %d &amp; friends' % i, 'seconds': 180 + i % 300,
-            'duration': '03:%02d' % (i % 60), 'type': rnd.choice(['yt', 'tw', 'vm']), 'meta': {}}
+            'duration': '03:%02d' % (i % 60), 'type': ['yt', 'tw', 'vm'][i % 3], 'meta': {}}
 
 
 while len(events) < n_events:
@@ -159,6 +159,15 @@ def copy_field(v):
 
 
 os.makedirs(out, exist_ok=True)
+def us(ts):
+    return str(int(ts.timestamp()) * 1_000_000 + ts.microsecond)
+
+
+with open(os.path.join(out, 'feed.tsv'), 'w') as f_feed:
+    # For feed.c: id, received_at and server_time in µs since the epoch, tags comma-separated, payload JSON.
+    for (i, ts, room, typ, tags, actor, st, payload) in events:
+        f_feed.write('\t'.join([i, us(ts), room, typ, ','.join(tags), actor or '', us(st) if st else '',
+                                json.dumps(payload, separators=(',', ':'))]) + '\n')
 with open(os.path.join(out, 'ingest.sql'), 'w') as f_sql, open(os.path.join(out, 'events.tsv'), 'w') as f_copy:
     for b in range(0, len(events), batch):
         elems = []
