@@ -32,11 +32,14 @@
  * every lease_s / 3 while it waits here.
  */
 
-#define OB_AHEAD_S      3.0   /* claim what the bucket can send within this many seconds */
-#define OB_UNPACED_HOLD 200   /* jobs held per unpaced room (moderator-like pacing) */
-#define OB_CLAIM_MAX    500   /* jobs per daz.claim call */
-#define OB_TICK_US      50000 /* confirmation deadline check while something waits */
-#define OB_ACK_RETRY_US 1000000
+#define OB_AHEAD_S          3.0   /* claim what the bucket can send within this many seconds */
+#define OB_UNPACED_HOLD     200   /* jobs queued per unpaced room (moderator-like pacing) */
+#define OB_UNPACED_INFLIGHT 2000  /* ... and written but not yet echoed */
+#define OB_ECHO_EXACT_SCAN  1024  /* waiting parts compared byte for byte with an echo */
+#define OB_ECHO_SCAN        64    /* waiting parts compared after undoing CyTube's escaping */
+#define OB_CLAIM_MAX        500   /* jobs per daz.claim call */
+#define OB_TICK_US          50000 /* confirmation deadline check while something waits */
+#define OB_ACK_RETRY_US     1000000
 
 enum ob_kind {
 	OB_CHAT = 0, /* chatMsg */
@@ -62,6 +65,7 @@ struct ob_job {
 	int64_t claimed_us;       /* monotonic */
 	int64_t deadline_ms;      /* monotonic; set once every part is written */
 	bool in_sent;             /* on o->sent (else on o->queue) */
+	size_t n_waits;           /* its entries on o->waits (parts written, no echo yet) */
 };
 
 /* One written chat/pm part waiting for its echo, in send order. */
@@ -105,8 +109,8 @@ struct outbox_state {
 	struct ob_acks done, failed;         /* pending */
 	struct ob_acks done_fly, failed_fly; /* in flight */
 	bool done_in_flight, failed_in_flight;
-	lws_sorted_usec_list_t sul_poll, sul_tick, sul_ack, sul_extend;
-	bool tick_on, ack_scheduled;
+	lws_sorted_usec_list_t sul_poll, sul_tick, sul_ack, sul_extend, sul_wake;
+	bool tick_on, ack_scheduled, wake_scheduled;
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -263,20 +267,30 @@ static void list_remove(struct ob_job **head, struct ob_job *j)
 		}
 }
 
+static void wait_unlink(struct ob_room *o, struct ob_wait *prev, struct ob_wait *w)
+{
+	if (prev)
+		prev->next = w->next;
+	else
+		o->waits = w->next;
+	if (o->waits_tail == w)
+		o->waits_tail = prev;
+	w->job->n_waits--;
+	free(w);
+}
+
+/* Remove the job's entries; stops as soon as the last one is gone (usually near the head). */
 static void waits_drop_job(struct ob_room *o, struct ob_job *j)
 {
-	struct ob_wait **p = &o->waits, *last = NULL;
-	while (*p) {
-		if ((*p)->job == j) {
-			struct ob_wait *w = *p;
-			*p = w->next;
-			free(w);
-		} else {
-			last = *p;
-			p = &(*p)->next;
-		}
+	struct ob_wait *prev = NULL, *w = o->waits;
+	while (w && j->n_waits > 0) {
+		struct ob_wait *next = w->next;
+		if (w->job == j)
+			wait_unlink(o, prev, w);
+		else
+			prev = w;
+		w = next;
 	}
-	o->waits_tail = last;
 }
 
 /* Unlink a job from its room wherever it is. */
@@ -339,6 +353,23 @@ static void acks_free(struct ob_acks *a)
 }
 
 static void ack_schedule(struct outbox_state *s, lws_usec_t us);
+static void claim(struct outbox_state *s);
+
+static void wake_timer(lws_sorted_usec_list_t *sul)
+{
+	struct outbox_state *s = lws_container_of(sul, struct outbox_state, sul_wake);
+	s->wake_scheduled = false;
+	claim(s);
+}
+
+/* Capacity was freed and the last claim left jobs behind: claim again at the next loop turn. */
+static void wake_soon(struct outbox_state *s)
+{
+	if (!s->last_claim_full || s->wake_scheduled || s->draining)
+		return;
+	s->wake_scheduled = true;
+	lws_sul_schedule(s->d->lws, 0, &s->sul_wake, wake_timer, 1);
+}
 
 static void job_complete(struct ob_job *j, bool confirmed)
 {
@@ -371,6 +402,7 @@ static void job_complete(struct ob_job *j, bool confirmed)
 	log_trace(o->name, "job %lld completed (%s)", j->id, result);
 	job_free(j);
 	ack_schedule(s, 0);
+	wake_soon(s);
 }
 
 static void job_fail(struct ob_job *j, const char *reason, bool retryable)
@@ -420,11 +452,11 @@ static void room_drop_jobs(struct ob_room *o, const char *queued_reason, const c
 /* CyTube kicks a socket that sends these without the rank for them (protocol notes §4). */
 static bool emit_allowed(const char *ev)
 {
-	static const char *const deny[] = {"setOptions",    "setPermissions", "setMotd",
-	                                   "setChannelCSS", "setChannelJS",   "assignLeader",
-	                                   "readChanLog",   "initACP",        "joinChannel",
-	                                   "login",         "chatMsg",        "pm",
-					   "channelPassword"};
+	static const char *const deny[] = {"setOptions",     "setPermissions", "setMotd",
+	                                   "setChannelCSS",  "setChannelJS",   "assignLeader",
+	                                   "readChanLog",    "initACP",        "joinChannel",
+	                                   "login",          "chatMsg",        "pm",
+	                                   "channelPassword"};
 	size_t n = strlen(ev);
 	if (n == 0 || n > 64 || !isalpha((unsigned char)ev[0]))
 		return false;
@@ -639,6 +671,7 @@ static void pump(struct ob_room *o)
 		if (w) {
 			w->job = j;
 			w->part = j->n_sent;
+			j->n_waits++;
 			if (o->waits_tail)
 				o->waits_tail->next = w;
 			else
@@ -661,8 +694,8 @@ static void pump(struct ob_room *o)
 		}
 	}
 	/* Room for more, and the last claim left jobs behind: ask again without waiting. */
-	if (wrote && s->last_claim_full)
-		outbox_wake(s->d);
+	if (wrote)
+		wake_soon(s);
 }
 
 /* ---- confirmation ------------------------------------------------------------------------- */
@@ -699,36 +732,50 @@ static void tick_start(struct outbox_state *s)
 	lws_sul_schedule(s->d->lws, 0, &s->sul_tick, tick_timer, OB_TICK_US);
 }
 
-/* An echo of our own chatMsg / pm: confirm the oldest written part it matches. */
+static bool wait_fits(const struct ob_wait *w, bool is_pm, const char *to)
+{
+	const struct ob_job *j = w->job;
+	if ((j->kind == OB_PM) != is_pm)
+		return false;
+	return !is_pm || (to && strcasecmp(to, j->to) == 0);
+}
+
+static void confirm_part(struct ob_room *o, struct ob_wait *prev, struct ob_wait *w)
+{
+	struct ob_job *j = w->job;
+	wait_unlink(o, prev, w);
+	j->n_confirmed++;
+	if (j->n_confirmed >= j->n_parts && j->n_sent == j->n_parts)
+		job_complete(j, true);
+}
+
+/*
+ * An echo of our own chatMsg / pm: confirm the oldest written part it matches. The server
+ * answers in order, so the match is near the head: an exact comparison first (plain text comes
+ * back unchanged), then CyTube's escaping and link wrapping undone, over a bounded window.
+ */
 static void on_echo(struct ob_room *o, bool is_pm, struct json_object *args)
 {
 	const char *msg = json_str(args, "msg");
 	const char *to = is_pm ? json_str(args, "to") : NULL;
+	struct ob_wait *prev = NULL, *w;
+	size_t n = 0;
+
 	if (!msg)
 		return;
-	for (struct ob_wait *w = o->waits; w; w = w->next) {
-		struct ob_job *j = w->job;
-		if ((j->kind == OB_PM) != is_pm)
-			continue;
-		if (is_pm && (!to || strcasecmp(to, j->to) != 0))
-			continue;
-		if (!event_echo_matches(j->parts[w->part], msg, (size_t)o->max_len))
-			continue;
-		/* unlink w */
-		struct ob_wait **p = &o->waits, *last = NULL;
-		while (*p && *p != w) {
-			last = *p;
-			p = &(*p)->next;
+	for (w = o->waits; w && n < OB_ECHO_EXACT_SCAN; prev = w, w = w->next, n++)
+		if (wait_fits(w, is_pm, to) && strcmp(w->job->parts[w->part], msg) == 0) {
+			confirm_part(o, prev, w);
+			return;
 		}
-		*p = w->next;
-		if (o->waits_tail == w)
-			o->waits_tail = last;
-		free(w);
-		j->n_confirmed++;
-		if (j->n_confirmed >= j->n_parts && j->n_sent == j->n_parts)
-			job_complete(j, true);
-		return;
-	}
+	prev = NULL;
+	n = 0;
+	for (w = o->waits; w && n < OB_ECHO_SCAN; prev = w, w = w->next, n++)
+		if (wait_fits(w, is_pm, to) &&
+		    event_echo_matches(w->job->parts[w->part], msg, (size_t)o->max_len)) {
+			confirm_part(o, prev, w);
+			return;
+		}
 	log_debug(o->name, "own %s echo matched no waiting job", is_pm ? "pm" : "chatMsg");
 }
 
@@ -870,10 +917,14 @@ static void on_state(struct room *r, enum room_state old_state, enum room_state 
 static size_t room_capacity(struct ob_room *o)
 {
 	size_t want, held = o->n_queued;
-	if (o->bucket.rate <= 0)
+	if (o->bucket.rate <= 0) {
+		/* unpaced: bounded by what is written and not yet echoed, too */
+		if (o->n_queued + o->n_sent >= OB_UNPACED_INFLIGHT)
+			return 0;
 		want = OB_UNPACED_HOLD;
-	else
+	} else {
 		want = (size_t)ceil(o->bucket.burst + o->bucket.rate * OB_AHEAD_S);
+	}
 	return want > held ? want - held : 0;
 }
 
@@ -1356,6 +1407,7 @@ void outbox_free(struct dazd *d)
 		lws_sul_cancel(&s->sul_tick);
 		lws_sul_cancel(&s->sul_ack);
 		lws_sul_cancel(&s->sul_extend);
+		lws_sul_cancel(&s->sul_wake);
 		while (s->rooms) {
 			struct ob_room *r = s->rooms; /* nothing but this list points at a room */
 			s->rooms = r->next;
