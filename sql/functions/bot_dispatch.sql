@@ -77,9 +77,11 @@ BEGIN
     IF v_type NOT IN ('chatMsg', 'pm') OR v_user IS NULL OR v_html IS NULL OR v_room IS NULL THEN
         RETURN jsonb_build_object('outcome', 'ignored', 'reason', 'not a chat or pm line');
     END IF;
-    -- The bot never obeys itself (its own lines are also excluded by the subscription's `bot` tag).
-    IF lower(v_user) = lower(daz.bot_name(v_room)) OR v_ev->'tags' ? 'history' THEN
-        RETURN jsonb_build_object('outcome', 'ignored', 'reason', 'own or history line');
+    -- The bot never obeys itself (its own lines are also excluded by the subscription's `bot` tag),
+    -- nor history, nor a /me action ("/me !ping" narrates, it does not ask).
+    IF lower(v_user) = lower(daz.bot_name(v_room)) OR v_ev->'tags' ? 'history' OR v_ev->'tags' ? 'action'
+       OR coalesce((v_ev->'payload'->'meta'->>'action')::boolean, false) THEN
+        RETURN jsonb_build_object('outcome', 'ignored', 'reason', 'own, history or action line');
     END IF;
     v_via := CASE v_type WHEN 'pm' THEN 'pm' ELSE 'chat' END;
     v_text := btrim(daz.html_to_text(v_html));

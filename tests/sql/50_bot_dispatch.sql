@@ -1,6 +1,6 @@
 -- 50_bot_dispatch.sql — the command framework: parsing, aliases, routing of replies, refusals, cooldowns, errors, log.
 BEGIN;
-SELECT plan(57);
+SELECT plan(58);
 \ir 50_bot_helpers.psql
 
 -- Test commands: echo shows what the handler got; boom raises after a side effect.
@@ -72,6 +72,10 @@ SELECT pg_temp.chat('alice', '!ping', 'lobby', '{history}');
 SELECT is(pg_temp.take(), '{}'::text[], 'a history line (replayed on join) is never dispatched');
 SELECT is((SELECT count(*)::int FROM daz.jobs WHERE kind = 'commands'), 0, '... not even routed as a job');
 SELECT is(pg_temp.say('DazBot', '!ping'), '{}'::text[], 'the bot never obeys its own lines');
+SELECT daz.ingest(ARRAY[pg_temp.ev('chatMsg', jsonb_build_object('username', 'alice', 'msg', '!ping',
+    'meta', '{"addClass": "action", "action": true}'::jsonb, 'time', (extract(epoch FROM now()) * 1000)::bigint),
+    '{chat,user-message,action}', 'alice')]);
+SELECT is(pg_temp.take(), '{}'::text[], 'a /me action that starts with the prefix is not a command');
 SELECT is(pg_temp.say('alice', 'ping !ping'), '{}'::text[], 'a line not starting with the prefix is chat');
 SELECT is(pg_temp.say('alice', '!echo ' || repeat('x', 507)), '{}'::text[], 'a command line over 512 characters is ignored');
 SELECT is((SELECT outcome FROM daz.command_log ORDER BY id DESC LIMIT 1), 'too_long', '... and logged as too_long');
