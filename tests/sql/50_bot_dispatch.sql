@@ -1,6 +1,6 @@
 -- 50_bot_dispatch.sql — the command framework: parsing, aliases, routing of replies, refusals, cooldowns, errors, log.
 BEGIN;
-SELECT plan(58);
+SELECT plan(60);
 \ir 50_bot_helpers.psql
 
 -- Test commands: echo shows what the handler got; boom raises after a side effect.
@@ -145,6 +145,10 @@ UPDATE daz.settings SET value = 'auto' WHERE key = 'reply_mode';
 UPDATE daz.settings SET value = '?' WHERE key = 'command_prefix';
 SELECT is(pg_temp.say('alice', '?echo q'), ARRAY['chat:["q"] rest=q via=chat rank=1 admin=false'], 'the prefix is a setting');
 UPDATE daz.settings SET value = '!' WHERE key = 'command_prefix';
+
+SELECT is((SELECT ARRAY[ok_24h, errors_24h, refused_24h]::int[] FROM daz.command_overview WHERE name = 'about'), ARRAY[5, 0, 2],
+          'daz.command_overview counts uses, errors and refusals of the last 24 hours');
+SELECT is((SELECT last_error FROM daz.command_overview WHERE name = 'boom'), '22012: division by zero', '... and shows the last error');
 
 -- ---------------------------------------------------------------- the commands table
 SELECT throws_ok($$INSERT INTO daz.commands (name, aliases, handler) VALUES ('other', '{E}', 'daz.cmd_ping(jsonb)')$$,
