@@ -74,13 +74,13 @@ DECLARE
     v_err      text;
     v_state    text;
 BEGIN
-    IF v_type NOT IN ('chatMsg', 'pm') OR v_user IS NULL OR v_html IS NULL OR v_room IS NULL THEN
+    IF coalesce(v_type, '') NOT IN ('chatMsg', 'pm') OR v_user IS NULL OR v_html IS NULL OR v_room IS NULL THEN
         RETURN jsonb_build_object('outcome', 'ignored', 'reason', 'not a chat or pm line');
     END IF;
     -- The bot never obeys itself (its own lines are also excluded by the subscription's `bot` tag),
     -- nor history, nor a /me action ("/me !ping" narrates, it does not ask).
     IF lower(v_user) = lower(daz.bot_name(v_room)) OR v_ev->'tags' ? 'history' OR v_ev->'tags' ? 'action'
-       OR coalesce((v_ev->'payload'->'meta'->>'action')::boolean, false) THEN
+       OR (v_ev->'payload'->'meta'->>'action') IS NOT DISTINCT FROM 'true' THEN
         RETURN jsonb_build_object('outcome', 'ignored', 'reason', 'own, history or action line');
     END IF;
     v_via := CASE v_type WHEN 'pm' THEN 'pm' ELSE 'chat' END;
