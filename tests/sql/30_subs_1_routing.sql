@@ -23,11 +23,11 @@ BEGIN
     RETURN jsonb_build_object('say', daz.say(p_job.room, 'Now playing: ' || daz.html_to_text(p_job.payload->'payload'->>'title')));
 END $$;
 
-SELECT results_eq($$SELECT name, tags, exclude_tags, types, queue, handler::text, priority::int, enabled FROM daz.subscriptions$$,
+SELECT results_eq($$SELECT name, tags, exclude_tags, types, queue, handler::text, priority::int, enabled FROM daz.subscriptions WHERE name = 'commands'$$,
                   $$VALUES ('commands', '{command}'::text[], '{history,bot}'::text[], '{chatMsg,pm}'::text[], 'bot',
                             'daz.cmd_dispatch(daz.jobs)', 1, true)$$, 'seeded subscription commands');
-SELECT throws_ok($$SELECT daz.cmd_dispatch(NULL::daz.jobs)$$, '0A000', 'daz.cmd_dispatch: commands are not installed',
-                 'the command dispatcher placeholder raises until the bot installs it');
+SELECT is((SELECT prorettype::regtype::text FROM pg_proc WHERE oid = 'daz.cmd_dispatch(daz.jobs)'::regprocedure), 'jsonb',
+          'the commands subscription names a job handler returning jsonb');
 
 SELECT is((daz.subscribe('greet', '{presence}', 'daz.test_noop(daz.jobs)', p_types => '{addUser}')).exclude_tags, '{history,bot}'::text[],
           'subscribe: default exclude_tags are history and bot');
