@@ -19,16 +19,17 @@
 #define CFG_MAX_ROOMS    1000
 
 /* Defaults (documented in docs/config.md). */
-#define DEF_SPOOL_DIR       "var/spool"
-#define DEF_SPOOL_MAX_BYTES (256LL * 1024 * 1024)
-#define DEF_BATCH_MAX       500
-#define DEF_FLUSH_MS        50
-#define DEF_BUFFER_MAX      100000
-#define DEF_POLL_MS         2000
-#define DEF_CONFIRM_MS      3000
-#define DEF_LEASE_S         30
-#define DEF_BURST           4.0
-#define DEF_PER_SECOND      1.0
+#define DEF_SPOOL_DIR        "var/spool"
+#define DEF_SPOOL_MAX_BYTES  (256LL * 1024 * 1024)
+#define DEF_BATCH_MAX        500
+#define DEF_FLUSH_MS         50
+#define DEF_BUFFER_MAX       50000
+#define DEF_BUFFER_MAX_BYTES (8LL * 1024 * 1024)
+#define DEF_POLL_MS          2000
+#define DEF_CONFIRM_MS       3000
+#define DEF_LEASE_S          30
+#define DEF_BURST            4.0
+#define DEF_PER_SECOND       1.0
 
 const char *const cfg_known_keys[] = {
     "database",
@@ -42,6 +43,7 @@ const char *const cfg_known_keys[] = {
     "ingest.batch_max",
     "ingest.flush_ms",
     "ingest.buffer_max",
+    "ingest.buffer_max_bytes",
     "log",
     "log.level",
     "log.format",
@@ -536,7 +538,8 @@ static int load_root(struct ctx *x, struct json_object *root)
 	static const char *const k_db[] = {"conninfo", NULL};
 	static const char *const k_http[] = {"listen", NULL};
 	static const char *const k_spool[] = {"dir", "max_bytes", NULL};
-	static const char *const k_ingest[] = {"batch_max", "flush_ms", "buffer_max", NULL};
+	static const char *const k_ingest[] = {"batch_max", "flush_ms", "buffer_max",
+	                                       "buffer_max_bytes", NULL};
 	static const char *const k_log[] = {"level", "format", NULL};
 	static const char *const k_worker[] = {"name", NULL};
 	static const char *const k_out[] = {"poll_ms", "confirm_ms", NULL};
@@ -576,6 +579,8 @@ static int load_root(struct ctx *x, struct json_object *root)
 	        0 ||
 	    get_intv(x, ingest, "ingest", "buffer_max", DEF_BUFFER_MAX, 100, 10000000,
 	             &c->ingest_buffer_max) < 0 ||
+	    get_int(x, ingest, "ingest", "buffer_max_bytes", DEF_BUFFER_MAX_BYTES, 64 * 1024,
+	            1LL << 32, &c->ingest_buffer_max_bytes) < 0 ||
 	    get_string(x, worker, "worker", "name", NULL, false, 64, &c->worker_name) < 0 ||
 	    get_intv(x, out, "outbound", "poll_ms", DEF_POLL_MS, 100, 600000,
 	             &c->outbound_poll_ms) < 0 ||

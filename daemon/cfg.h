@@ -55,6 +55,7 @@ struct cfg {
 	int ingest_batch_max;    /* ingest.batch_max events per round trip */
 	int ingest_flush_ms;     /* ingest.flush_ms */
 	int ingest_buffer_max;   /* ingest.buffer_max events held in memory before spooling */
+	int64_t ingest_buffer_max_bytes; /* ingest.buffer_max_bytes: the same bound in bytes */
 	enum cfg_log_level log_level;
 	enum cfg_log_format log_format;
 	char *worker_name;       /* worker.name, default "<hostname>:<pid>" */

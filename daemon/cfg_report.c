@@ -114,8 +114,11 @@ size_t cfg_summary(const struct cfg *c, char *buf, size_t buflen)
 	sb_printf(&b, "http.listen = %s\n", c->http_listen);
 	sb_printf(&b, "spool.dir = %s\nspool.max_bytes = %lld\n", c->spool_dir,
 	          (long long)c->spool_max_bytes);
-	sb_printf(&b, "ingest.batch_max = %d\ningest.flush_ms = %d\ningest.buffer_max = %d\n",
-	          c->ingest_batch_max, c->ingest_flush_ms, c->ingest_buffer_max);
+	sb_printf(&b,
+	          "ingest.batch_max = %d\ningest.flush_ms = %d\ningest.buffer_max = %d\n"
+	          "ingest.buffer_max_bytes = %lld\n",
+	          c->ingest_batch_max, c->ingest_flush_ms, c->ingest_buffer_max,
+	          (long long)c->ingest_buffer_max_bytes);
 	sb_printf(&b, "log.level = %s\nlog.format = %s\n", cfg_log_level_name(c->log_level),
 	          cfg_log_format_name(c->log_format));
 	sb_printf(&b, "worker.name = %s\n", c->worker_name);

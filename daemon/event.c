@@ -166,6 +166,17 @@ struct event *event_new(const uint8_t id[16], int64_t received_us, int64_t serve
 	return ev;
 }
 
+size_t event_mem_size(const struct event *ev)
+{
+	size_t n = sizeof(*ev) + strlen(ev->room) + 1 + strlen(ev->type) + 1;
+
+	if (ev->actor)
+		n += strlen(ev->actor) + 1;
+	if (ev->payload)
+		n += ev->payload_len + 1;
+	return n + 16; /* malloc header and rounding */
+}
+
 void event_free(struct event *ev)
 {
 	free(ev);

@@ -94,6 +94,9 @@ struct event *event_new(const uint8_t id[16], int64_t received_us, int64_t serve
 
 void event_free(struct event *ev); /* event_free(NULL) is a no-op */
 
+/* Bytes of memory the event holds (its block plus the allocator's per-block overhead). */
+size_t event_mem_size(const struct event *ev);
+
 /* Name of one tag bit ("chat", "user-message", ...), NULL for a bit outside the vocabulary. */
 const char *event_tag_name(uint32_t bit);
 

@@ -36,6 +36,8 @@ void http_refresh_gauges(struct dazd *d)
 
 	metrics_set(d->metrics, "dazd_ingest_buffer_events", "",
 	            (double)ingest_buffered(d->ingest));
+	metrics_set(d->metrics, "dazd_ingest_buffer_bytes", "",
+	            (double)ingest_buffered_bytes(d->ingest));
 	metrics_set(d->metrics, "dazd_spool_bytes", "", (double)ingest_spool_bytes(d->ingest));
 	metrics_set(d->metrics, "dazd_db_up", "", pg_conn_up(d->db) ? 1 : 0);
 	metrics_set(d->metrics, "dazd_db_reconnects_total", "", (double)pg_conn_reconnects(d->db));

@@ -22,10 +22,12 @@
 struct ingest {
 	struct dazd *d;
 	int batch_max, flush_ms, buffer_max;
+	size_t buffer_max_bytes;
 
 	/* memory FIFO (ring of owned events) */
 	struct event **q;
 	size_t q_cap, q_head, q_len;
+	size_t q_bytes; /* event_mem_size of the events in q */
 
 	/* the batch in flight */
 	struct event **batch;
@@ -75,6 +77,7 @@ static int q_push_back(struct ingest *in, struct event *ev)
 		return -1;
 	in->q[(in->q_head + in->q_len) % in->q_cap] = ev;
 	in->q_len++;
+	in->q_bytes += event_mem_size(ev);
 	return 0;
 }
 
@@ -85,6 +88,7 @@ static int q_push_front(struct ingest *in, struct event *ev)
 	in->q_head = (in->q_head + in->q_cap - 1) % in->q_cap;
 	in->q[in->q_head] = ev;
 	in->q_len++;
+	in->q_bytes += event_mem_size(ev);
 	return 0;
 }
 
@@ -97,6 +101,7 @@ static struct event *q_pop(struct ingest *in)
 	ev = in->q[in->q_head];
 	in->q_head = (in->q_head + 1) % in->q_cap;
 	in->q_len--;
+	in->q_bytes -= event_mem_size(ev);
 	return ev;
 }
 
@@ -123,6 +128,7 @@ static void gauges(struct ingest *in)
 {
 	metrics_set(in->d->metrics, "dazd_ingest_buffer_events", "",
 	            (double)(in->q_len + in->batch_n));
+	metrics_set(in->d->metrics, "dazd_ingest_buffer_bytes", "", (double)in->q_bytes);
 	metrics_set(in->d->metrics, "dazd_spool_bytes", "",
 	            in->sp ? (double)spool_size(in->sp) : 0);
 	metrics_set(in->d->metrics, "dazd_spool_events", "",
@@ -549,6 +555,7 @@ struct ingest *ingest_new(struct dazd *d)
 	in->batch_max = d->cfg->ingest_batch_max;
 	in->flush_ms = d->cfg->ingest_flush_ms;
 	in->buffer_max = d->cfg->ingest_buffer_max;
+	in->buffer_max_bytes = (size_t)d->cfg->ingest_buffer_max_bytes;
 	in->batch = calloc((size_t)in->batch_max, sizeof(*in->batch));
 	if (!in->batch)
 		goto fail;
@@ -607,6 +614,7 @@ void ingest_reconfigure(struct ingest *in)
 
 	in->flush_ms = c->ingest_flush_ms;
 	in->buffer_max = c->ingest_buffer_max;
+	in->buffer_max_bytes = (size_t)c->ingest_buffer_max_bytes;
 	if (c->ingest_batch_max != in->batch_max && !in->inflight && !in->batch_n) {
 		struct event **nb = calloc((size_t)c->ingest_batch_max, sizeof(*nb));
 		if (nb) {
@@ -631,7 +639,7 @@ void ingest_push(struct ingest *in, struct event *ev)
 		spool_one(in, ev);
 		return;
 	}
-	if (in->q_len >= (size_t)in->buffer_max)
+	if (in->q_len >= (size_t)in->buffer_max || in->q_bytes >= in->buffer_max_bytes)
 		spill_memory(in, in->db_up ? "database slow, memory buffer full"
 		                           : "database down, memory buffer full");
 	pump(in);
@@ -674,6 +682,11 @@ bool ingest_idle(const struct ingest *in)
 size_t ingest_buffered(const struct ingest *in)
 {
 	return in->q_len + in->batch_n;
+}
+
+size_t ingest_buffered_bytes(const struct ingest *in)
+{
+	return in->q_bytes;
 }
 
 unsigned long long ingest_spool_bytes(const struct ingest *in)

@@ -31,6 +31,7 @@ bool ingest_idle(const struct ingest *in);
 
 /* Gauges for metrics. */
 size_t ingest_buffered(const struct ingest *in);
+size_t ingest_buffered_bytes(const struct ingest *in); /* bytes of the events queued in memory */
 unsigned long long ingest_spool_bytes(const struct ingest *in);
 
 #endif

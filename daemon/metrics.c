@@ -371,6 +371,8 @@ int metrics_declare_dazd(struct metrics *m)
 	    {"dazd_ingest_latency_seconds", METRICS_HISTOGRAM,
 	     "Round trip of one daz.ingest call."},
 	    {"dazd_ingest_buffer_events", METRICS_GAUGE, "Events held in memory, not yet stored."},
+	    {"dazd_ingest_buffer_bytes", METRICS_GAUGE,
+	     "Memory held by the events waiting for a batch (bounded by ingest.buffer_max_bytes)."},
 	    {"dazd_spool_bytes", METRICS_GAUGE, "Size of the spool file."},
 	    {"dazd_spool_events", METRICS_GAUGE, "Events in the spool file."},
 	    {"dazd_spool_written_total", METRICS_COUNTER, "Events appended to the spool file."},

@@ -85,7 +85,8 @@ static void test_cfg_empty_object_gives_defaults(void **state)
 	assert_int_equal(c->spool_max_bytes, 256LL * 1024 * 1024);
 	assert_int_equal(c->ingest_batch_max, 500);
 	assert_int_equal(c->ingest_flush_ms, 50);
-	assert_int_equal(c->ingest_buffer_max, 100000);
+	assert_int_equal(c->ingest_buffer_max, 50000);
+	assert_int_equal(c->ingest_buffer_max_bytes, 8LL * 1024 * 1024);
 	assert_int_equal(c->log_level, CFG_LOG_INFO);
 	assert_int_equal(c->log_format, CFG_LOG_TEXT);
 	assert_int_equal(c->outbound_poll_ms, 2000);
@@ -170,6 +171,8 @@ static void test_cfg_ranges_and_enums(void **state)
 	expect_error("{\"ingest\":{\"flush_ms\":99999999999999999999}}", "ingest.flush_ms: ");
 	expect_error("{\"lease_s\":4}", "lease_s: out of range (5..3600)");
 	expect_error("{\"spool\":{\"max_bytes\":1000}}", "spool.max_bytes: out of range");
+	expect_error("{\"ingest\":{\"buffer_max_bytes\":1000}}",
+	             "ingest.buffer_max_bytes: out of range");
 	expect_error("{\"ingest\":{\"batch_max\":1000,\"buffer_max\":500}}",
 	             "ingest.buffer_max: smaller than ingest.batch_max");
 	expect_error("{\"log\":{\"level\":\"verbose\"}}", "log.level: \"verbose\" is not one of");
