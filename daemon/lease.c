@@ -324,18 +324,27 @@ static void beat(struct lease_state *ls)
 	for (struct room *r = d->rooms; r && n < sizeof(names) / sizeof(names[0]); r = r->next)
 		if (room_wanted(r))
 			names[n++] = r->name;
-	char *rooms = outbox_text_array(names, n);
+	char *rooms = outbox_text_array(names, n), *ev_rooms, *ev_times;
 	if (!rooms)
 		return;
+	if (room_event_times(d, &ev_rooms, &ev_times) != 0) {
+		free(rooms);
+		return;
+	}
 	snprintf(lease, sizeof(lease), "%d seconds", lease_seconds(d));
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	const char *params[6] = {d->worker, d->host, pid, DAZD_VERSION, rooms, lease};
+	const char *params[8] = {d->worker, d->host, pid,      DAZD_VERSION,
+	                         rooms,     lease,   ev_rooms, ev_times};
+	/* The last event time of each room rides on the heartbeat: daz.rooms.last_event_at is
+	 * at most one beat (lease_s / 3) old, for one statement per beat. */
 	if (pg_query(d->db,
 	             "SELECT room FROM unnest(daz.heartbeat($1, $2, $3::int, $4, $5::text[], "
-	             "$6::interval)) AS room",
-	             6, params, beat_done, ls) == 0)
+	             "$6::interval, $7::text[], $8::timestamptz[])) AS room",
+	             8, params, beat_done, ls) == 0)
 		ls->beat_in_flight = true;
 	free(rooms);
+	free(ev_rooms);
+	free(ev_times);
 }
 
 static void beat_timer(lws_sorted_usec_list_t *sul)

@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cfg.h"
 #include "dazd.h"
 #include "log.h"
 #include "metrics.h"
+#include "outbox.h"
 #include "pg.h"
 #include "ws.h"
 
@@ -332,38 +334,65 @@ void room_free_all(struct dazd *d)
 /* rooms as a text[] literal: {"a","b"} with \ and " escaped. */
 static char *rooms_literal(struct dazd *d)
 {
-	size_t cap = 3, pos = 0;
+	const char **names = malloc((room_count(d) + 1) * sizeof(*names));
+	size_t n = 0;
 	char *s;
 
-	for (struct room *r = d->rooms; r; r = r->next)
-		cap += 2 * strlen(r->name) + 4;
-	s = malloc(cap);
-	if (!s)
+	if (!names)
 		return NULL;
-	s[pos++] = '{';
-	for (struct room *r = d->rooms; r; r = r->next) {
-		if (r->removing)
-			continue;
-		if (pos > 1)
-			s[pos++] = ',';
-		s[pos++] = '"';
-		for (const char *p = r->name; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				s[pos++] = '\\';
-			s[pos++] = *p;
-		}
-		s[pos++] = '"';
-	}
-	s[pos++] = '}';
-	s[pos] = '\0';
+	for (struct room *r = d->rooms; r; r = r->next)
+		if (!r->removing)
+			names[n++] = r->name;
+	s = outbox_text_array(names, n);
+	free(names);
 	return s;
+}
+
+int room_event_times(struct dazd *d, char **rooms, char **times)
+{
+	size_t cap = room_count(d) + 1, n = 0;
+	const char **names = malloc(cap * sizeof(*names));
+	char(*stamps)[40] = malloc(cap * sizeof(*stamps));
+	const char **stamp_ptrs = malloc(cap * sizeof(*stamp_ptrs));
+	int rc = -1;
+
+	*rooms = *times = NULL;
+	if (!names || !stamps || !stamp_ptrs)
+		goto out;
+	for (struct room *r = d->rooms; r && n < cap; r = r->next) {
+		time_t secs = (time_t)(r->last_event_us / 1000000);
+		struct tm tm;
+
+		if (r->removing || r->last_event_us <= 0 || !gmtime_r(&secs, &tm))
+			continue;
+		size_t len = strftime(stamps[n], sizeof(stamps[n]), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(stamps[n] + len, sizeof(stamps[n]) - len, ".%06dZ",
+		         (int)(r->last_event_us % 1000000));
+		names[n] = r->name;
+		stamp_ptrs[n] = stamps[n];
+		n++;
+	}
+	*rooms = outbox_text_array(names, n);
+	*times = outbox_text_array(stamp_ptrs, n);
+	if (*rooms && *times)
+		rc = 0;
+	else {
+		free(*rooms);
+		free(*times);
+		*rooms = *times = NULL;
+	}
+out:
+	free(names);
+	free(stamps);
+	free(stamp_ptrs);
+	return rc;
 }
 
 static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 {
 	struct dazd *d = hb_dazd;
-	char pid[16], lease[32], *rooms;
-	const char *v[6];
+	char pid[16], lease[32], *rooms, *ev_rooms, *ev_times;
+	const char *v[8];
 
 	(void)sul;
 	reap(d);
@@ -371,6 +400,10 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 	 * inbound-only builds. */
 	if (!d->rooms_need_lease && d->db_has_rooms_sql && pg_conn_up(d->db) &&
 	    (rooms = rooms_literal(d)) != NULL) {
+		if (room_event_times(d, &ev_rooms, &ev_times) != 0) {
+			free(rooms);
+			goto again;
+		}
 		snprintf(pid, sizeof(pid), "%d", (int)getpid());
 		snprintf(lease, sizeof(lease), "%d seconds",
 		         d->cfg->lease_s > 0 ? d->cfg->lease_s : LEASE_S_DEFAULT);
@@ -380,12 +413,18 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 		v[3] = DAZD_VERSION;
 		v[4] = rooms;
 		v[5] = lease;
+		v[6] = ev_rooms;
+		v[7] = ev_times;
 		if (pg_query(d->db,
-		             "SELECT daz.heartbeat($1, $2, $3::int, $4, $5::text[], $6::interval)",
-		             6, v, report_done, NULL) != 0)
+		             "SELECT daz.heartbeat($1, $2, $3::int, $4, $5::text[], $6::interval, "
+		             "$7::text[], $8::timestamptz[])",
+		             8, v, report_done, NULL) != 0)
 			log_debug("db", "cannot queue the heartbeat");
 		free(rooms);
+		free(ev_rooms);
+		free(ev_times);
 	}
+again:
 	if (d->phase == DAZD_RUNNING)
 		lws_sul_schedule(d->lws, 0, &sul_heartbeat, heartbeat_cb,
 		                 (lws_usec_t)HEARTBEAT_MS * LWS_US_PER_MS);

@@ -76,6 +76,13 @@ void room_stop_all(struct dazd *d, const char *why);
 /* True when no room has an open socket. */
 bool room_all_closed(const struct dazd *d);
 
+/*
+ * The time of the last event of every room that had one, for daz.heartbeat's p_event_rooms and
+ * p_event_at: two array literals of the same length ({"lobby"} and
+ * {"2026-01-01T12:00:00.000000Z"}), caller frees both. -1 when out of memory (both NULL).
+ */
+int room_event_times(struct dazd *d, char **rooms, char **times);
+
 /* Heartbeat timer: daz.heartbeat every few seconds when the function exists. */
 void room_heartbeat_start(struct dazd *d);
 

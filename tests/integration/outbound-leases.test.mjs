@@ -55,3 +55,28 @@ test('a clean shutdown releases the lease so the standby takes over at once', as
     await until(async () => (await holder(db)) === 'dazd-b', { timeoutMs: 5000, label: 'dazd-b takes the released lease' });
     assert.ok(Date.now() - t0 < 4000, 'no wait for the lease to expire (5 s)');
 });
+
+test('the heartbeat records the last event of a room in daz.rooms.last_event_at', async (t) => {
+    const db = await scratchDb(t);
+    const srv = await fake(t);
+    await startDazd(t, { db, srv, rooms: [{ channel: 'lobby' }], worker: 'dazd-a' });
+    await joined(srv, 'lobby');
+    await until(async () => (await holder(db)) === 'dazd-a', { label: 'dazd-a holds lobby' });
+    // joining produced events already; a chat line later must move the time forward
+    await until(async () => (await psql(db, `SELECT last_event_at IS NOT NULL FROM daz.rooms WHERE room = 'lobby'`)) === 't', {
+        label: 'a first last_event_at',
+    });
+    const before = await psql(db, `SELECT last_event_at FROM daz.rooms WHERE room = 'lobby'`);
+    await new Promise((r) => setTimeout(r, 50));
+    srv.say('lobby', 'Alice', 'hello there');
+    await until(async () => (await psql(db, `SELECT count(*) FROM daz.events WHERE type = 'chatMsg' AND payload->>'msg' = 'hello there'`)) === '1', {
+        label: 'the line stored',
+    });
+    const stored = await psql(db, `SELECT received_at FROM daz.events WHERE type = 'chatMsg' AND payload->>'msg' = 'hello there'`);
+    // one heartbeat (lease_s 5 → every 1.7 s) later
+    await until(async () => (await psql(db, `SELECT last_event_at >= '${stored}'::timestamptz FROM daz.rooms WHERE room = 'lobby'`)) === 't', {
+        timeoutMs: 5000,
+        label: 'last_event_at at or after the chat line',
+    });
+    assert.equal(await psql(db, `SELECT last_event_at > '${before}'::timestamptz FROM daz.rooms WHERE room = 'lobby'`), 't');
+});

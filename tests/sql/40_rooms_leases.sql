@@ -1,6 +1,6 @@
 -- 40_rooms_leases.sql — room leases in one session: acquire, refuse, renew, expire and take over, heartbeat, state, release.
 BEGIN;
-SELECT plan(48);
+SELECT plan(53);
 
 -- Schema
 SELECT has_table('daz', 'rooms', 'daz.rooms exists');
@@ -80,6 +80,20 @@ SELECT row_eq($$SELECT connected_since, last_error FROM daz.rooms WHERE room = '
 SELECT ok(daz.room_state('w2', 'lobby', 'connecting'), 'connecting again');
 SELECT is((SELECT reconnects FROM daz.rooms WHERE room = 'lobby'), 1, 'a second connect counts as a reconnect');
 SELECT throws_ok($$SELECT daz.room_state('w2', 'lobby', 'dancing')$$, '22023', NULL, 'unknown state is refused');
+
+-- last_event_at, reported with the heartbeat
+SELECT is(daz.heartbeat('w2', 'host2', 202, '0.1.0', '{lobby}', '10 seconds',
+                        '{lobby,lobby-other}', '{2026-01-01T12:00:00Z,2026-01-01T12:00:00Z}'),
+          '{lobby}'::text[], 'a heartbeat with event times renews as before');
+SELECT is((SELECT last_event_at FROM daz.rooms WHERE room = 'lobby'), '2026-01-01T12:00:00Z'::timestamptz,
+          'the heartbeat records the last event time of a held room');
+SELECT is((SELECT last_event_at FROM daz.rooms WHERE room = 'lobby-other'), NULL::timestamptz,
+          'but not of a room the worker does not hold');
+SELECT daz.heartbeat('w2', 'host2', 202, '0.1.0', '{lobby}', '10 seconds', '{lobby}', '{2025-01-01T00:00:00Z}');
+SELECT is((SELECT last_event_at FROM daz.rooms WHERE room = 'lobby'), '2026-01-01T12:00:00Z'::timestamptz,
+          'last_event_at never moves back');
+SELECT throws_ok($$SELECT daz.heartbeat('w2', 'host2', 202, '0.1.0', '{lobby}', '10 seconds', '{lobby}', '{}')$$,
+                 '22023', NULL, 'event rooms and event times of different lengths are refused');
 
 -- View
 SELECT is((SELECT lease FROM daz.room_overview WHERE room = 'lobby'), 'held', 'overview shows a held lease');

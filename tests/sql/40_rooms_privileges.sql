@@ -4,14 +4,14 @@ SELECT plan(10);
 
 SELECT ok(has_function_privilege('daz_daemon', 'daz.room_acquire(text, text, text, text, text, interval)', 'EXECUTE'),
           'daz_daemon may acquire');
-SELECT ok(has_function_privilege('daz_daemon', 'daz.heartbeat(text, text, integer, text, text[], interval)', 'EXECUTE'),
+SELECT ok(has_function_privilege('daz_daemon', 'daz.heartbeat(text, text, integer, text, text[], interval, text[], timestamptz[])', 'EXECUTE'),
           'daz_daemon may heartbeat');
 SELECT ok(has_function_privilege('daz_daemon', 'daz.room_state(text, text, text, text)', 'EXECUTE')
           AND has_function_privilege('daz_daemon', 'daz.room_release(text, text)', 'EXECUTE'),
           'daz_daemon may report state and release');
 SELECT ok(NOT has_function_privilege('daz_reader', 'daz.room_acquire(text, text, text, text, text, interval)', 'EXECUTE'),
           'daz_reader may not acquire');
-SELECT ok(NOT has_function_privilege('daz_operator', 'daz.heartbeat(text, text, integer, text, text[], interval)', 'EXECUTE'),
+SELECT ok(NOT has_function_privilege('daz_operator', 'daz.heartbeat(text, text, integer, text, text[], interval, text[], timestamptz[])', 'EXECUTE'),
           'daz_operator may not heartbeat');
 SELECT ok(NOT has_table_privilege('daz_daemon', 'daz.rooms', 'UPDATE')
           AND NOT has_table_privilege('daz_daemon', 'daz.rooms', 'INSERT')
