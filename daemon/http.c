@@ -8,6 +8,7 @@
 
 #include "dazd.h"
 #include "ingest.h"
+#include "lease.h"
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
@@ -91,10 +92,12 @@ static int respond(struct lws *wsi, struct http_pss *pss, const char *path)
 	} else if (strcmp(path, "/readyz") == 0) {
 		char msg[4096];
 		size_t pos = 0;
-		bool db = pg_conn_up(d->db), rooms = room_all_joined(d);
-		bool ready = db && rooms && d->phase == DAZD_RUNNING;
-		pos += (size_t)snprintf(msg + pos, sizeof(msg) - pos, "%s\ndatabase: %s\n",
-		                        ready ? "ready" : "not ready", db ? "up" : "down");
+		bool db = pg_conn_up(d->db), rooms = room_all_joined(d), leases = lease_settled(d);
+		bool ready = db && leases && rooms && d->phase == DAZD_RUNNING;
+		pos +=
+		    (size_t)snprintf(msg + pos, sizeof(msg) - pos, "%s\ndatabase: %s\nleases: %s\n",
+		                     ready ? "ready" : "not ready", db ? "up" : "down",
+		                     leases ? "settled" : "first round pending");
 		for (struct room *r = d->rooms; r && pos < sizeof(msg) - 200; r = r->next)
 			if (!r->removing)
 				pos += (size_t)snprintf(

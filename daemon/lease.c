@@ -30,6 +30,7 @@ struct lease_room {
 	bool asking;         /* daz.room_acquire in flight */
 	bool releasing;      /* daz.room_release in flight */
 	bool refused_logged; /* "standing by" logged since the last change */
+	bool decided;        /* the database answered for this room at least once (held or not) */
 };
 
 struct lease_state {
@@ -180,6 +181,7 @@ static void acquire_done(struct pg_conn *c, PGresult *res, void *arg)
 		return;
 	}
 	bool got = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	e->decided = true;
 	r = room_find(ls->d, e->name);
 	if (got) {
 		bool was = e->held;
@@ -281,6 +283,8 @@ static void beat_done(struct pg_conn *c, PGresult *res, void *arg)
 			e = entry_get(ls, name);
 		if (e && !e->held && !e->releasing)
 			e->held = true;
+		if (e)
+			e->decided = true;
 		if (e && r && room_wanted(r) && r->standby && !ls->shutting_down) {
 			log_info(name, "lease already ours; connecting");
 			room_set_standby(r, false);
@@ -466,6 +470,22 @@ bool lease_released(const struct dazd *d)
 		return true;
 	/* Never hold shutdown hostage to an unreachable database: the leases expire anyway. */
 	return ls->released || !d->db || !pg_conn_up(d->db);
+}
+
+bool lease_settled(const struct dazd *d)
+{
+	struct lease_state *ls = state_of(d);
+
+	if (!d->rooms_need_lease || !ls || ls->disabled)
+		return true;
+	if (!ls->last_beat_ok_us)
+		return false;
+	for (const struct room *r = d->rooms; r; r = r->next) {
+		const struct lease_room *e = room_wanted(r) ? entry_find(ls, r->name) : NULL;
+		if (room_wanted(r) && (!e || !e->decided))
+			return false;
+	}
+	return true;
 }
 
 unsigned lease_count(const struct dazd *d)

@@ -28,6 +28,13 @@ bool lease_held(const struct room *r);
 void lease_release_all(struct dazd *d);
 bool lease_released(const struct dazd *d);
 
+/*
+ * True once the lease round after start (or after a room was added) is done: a heartbeat went
+ * through and the database answered for every enabled room, held or standing by. Always true
+ * when leases are not in use. For /readyz.
+ */
+bool lease_settled(const struct dazd *d);
+
 /* Rooms whose lease this worker holds (for metrics and /readyz). */
 unsigned lease_count(const struct dazd *d);
 

@@ -147,3 +147,24 @@ test('/healthz answers, /readyz is ready once the database is up and every room 
     assert.ok(metricSum(m, 'dazd_ingest_batch_size_count') >= 1);
     assert.equal((await dazd.http('/nope')).status, 404);
 });
+
+test('/readyz waits for the first lease round: not ready while daz.heartbeat cannot answer', async (t) => {
+    const b = await base(t);
+    // Hold daz.workers so the first heartbeat (an upsert into it) waits.
+    const locked = psql(b.db, `BEGIN; LOCK TABLE daz.workers IN EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;`);
+    await waitFor(async () => (await b.sql(`SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'workers' AND l.mode = 'ExclusiveLock' AND l.granted`)) === '1', 5000, 'lock held');
+    const dazd = await startDazd(t, b.dir, b.config([b.room('lobby')]));
+    const seen = await waitFor(async () => {
+        const r = await dazd.http('/readyz').catch(() => null);
+        return r && /database: up/.test(r.text) ? r : null;
+    }, 5000, 'database up');
+    assert.equal(seen.status, 503, `not ready before the first lease round:\n${seen.text}`);
+    assert.match(seen.text, /leases: first round pending/);
+    await locked;
+    const ready = await waitFor(async () => {
+        const r = await dazd.http('/readyz');
+        return r.status === 200 ? r : null;
+    }, 10000, 'ready');
+    assert.match(ready.text, /leases: settled/);
+    assert.match(ready.text, /room lobby: joined/);
+});
