@@ -263,3 +263,11 @@ void ack_free(struct ack *a)
 	acks_free(&a->failed_fly);
 	/* a itself stays: d->db / d->listen may still call complete_done / fail_done at teardown */
 }
+
+void ack_destroy(struct ack *a)
+{
+	if (!a)
+		return;
+	ack_free(a);
+	free(a);
+}

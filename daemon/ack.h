@@ -29,5 +29,7 @@ bool ack_idle(const struct ack *a);
 
 /* Cancel the timer and free the batches (the small struct stays for late callbacks). */
 void ack_free(struct ack *a);
+/* ack_free, then the struct itself: only once no database callback can arrive any more. */
+void ack_destroy(struct ack *a);
 
 #endif

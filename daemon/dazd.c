@@ -42,6 +42,16 @@ int dazd_add_drained_hook(struct dazd *d, dazd_drained_hook fn, void *arg)
 	return 0;
 }
 
+void dazd_remove_reload_hook(struct dazd *d, dazd_reload_hook fn, void *arg)
+{
+	DAZD_HOOK_REMOVE(d->reload_hooks, d->n_reload_hooks, fn, arg);
+}
+
+void dazd_remove_drained_hook(struct dazd *d, dazd_drained_hook fn, void *arg)
+{
+	DAZD_HOOK_REMOVE(d->drained_hooks, d->n_drained_hooks, fn, arg);
+}
+
 void dazd_check_drained(struct dazd *d)
 {
 	if (d->phase != DAZD_DRAINING)

@@ -46,8 +46,12 @@ struct dazd {
 	enum dazd_phase phase;
 	int64_t started_wall_us; /* wall clock at start */
 
-	struct pg_conn *db;      /* main connection: ingest, room state, heartbeat, claims */
-	struct pg_conn *listen;  /* LISTEN-only connection; created by outbox.c (may be NULL) */
+	struct pg_conn *db; /* main connection: ingest, room state, heartbeat, leases; claims and
+	                     * acks while listen is down */
+	struct pg_conn *listen;  /* control connection, created by outbox.c (may be NULL): LISTEN
+	                          * daz_jobs/daz_control, and the claims, acks (daz.complete,
+	                          * daz.fail_many) and lease extensions of the outbox, so they do not
+	                          * wait behind an ingest batch */
 	struct ingest *ingest;   /* ingest.c */
 	struct room *rooms;      /* room.c: singly linked list */
 	struct metrics *metrics; /* metrics.c */
@@ -70,11 +74,26 @@ struct dazd {
 	int n_reload_hooks, n_drained_hooks;
 };
 
-/* Register hooks (-1 when DAZD_MAX_HOOKS are taken). */
+/* Remove the first entry matching fn and arg from a hook table of n entries (n is decremented). */
+#define DAZD_HOOK_REMOVE(table, n, fn_, arg_)                                                      \
+	do {                                                                                       \
+		for (int i_ = 0; i_ < (n); i_++)                                                   \
+			if ((table)[i_].fn == (fn_) && (table)[i_].arg == (arg_)) {                \
+				for (int j_ = i_ + 1; j_ < (n); j_++)                              \
+					(table)[j_ - 1] = (table)[j_];                             \
+				(n)--;                                                             \
+				break;                                                             \
+			}                                                                          \
+	} while (0)
+
+/* Register hooks (-1 when DAZD_MAX_HOOKS are taken); remove them (no-op when absent). */
 int dazd_add_reload_hook(struct dazd *d, dazd_reload_hook fn, void *arg)
     __attribute__((warn_unused_result));
 int dazd_add_drained_hook(struct dazd *d, dazd_drained_hook fn, void *arg)
     __attribute__((warn_unused_result));
+
+void dazd_remove_reload_hook(struct dazd *d, dazd_reload_hook fn, void *arg);
+void dazd_remove_drained_hook(struct dazd *d, dazd_drained_hook fn, void *arg);
 
 /* While draining: re-check every drained hook now (call after finishing a piece of work). */
 void dazd_check_drained(struct dazd *d);
@@ -82,10 +101,14 @@ void dazd_check_drained(struct dazd *d);
 /*
  * The outbound half (outbox.c) plugs in here: main.c calls outbox_init() after the database
  * connection and ingest exist and before rooms start (so it can set rooms_need_lease and add
- * hooks), and outbox_free() after the loop ended. Weak: dazd runs inbound-only without them.
+ * hooks), outbox_free() after the loop ended (stops it: its hooks are removed, its own
+ * connections closed, late callbacks do nothing), and outbox_release() once d->db is closed too
+ * (no callback can arrive any more: the rest of its memory is freed). Weak: dazd runs
+ * inbound-only without them.
  */
 int outbox_init(struct dazd *d) __attribute__((weak));
 void outbox_free(struct dazd *d) __attribute__((weak));
+void outbox_release(struct dazd *d) __attribute__((weak));
 
 /* Clocks in microseconds. */
 int64_t dazd_mono_us(void);

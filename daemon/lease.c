@@ -509,3 +509,20 @@ void lease_free(struct dazd *d)
 		return;
 	lws_sul_cancel(&ls->sul);
 }
+
+void lease_destroy(struct dazd *d)
+{
+	struct outbound *o = outbound_of(d);
+	struct lease_state *ls = o ? o->lease : NULL;
+
+	if (!ls)
+		return;
+	lws_sul_cancel(&ls->sul);
+	while (ls->rooms) {
+		struct lease_room *e = ls->rooms;
+		ls->rooms = e->next;
+		free(e);
+	}
+	free(ls);
+	o->lease = NULL;
+}

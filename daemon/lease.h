@@ -39,5 +39,7 @@ bool lease_settled(const struct dazd *d);
 unsigned lease_count(const struct dazd *d);
 
 void lease_free(struct dazd *d);
+/* Free the lease state and its rooms: only once d->db is closed (no callback can arrive). */
+void lease_destroy(struct dazd *d);
 
 #endif

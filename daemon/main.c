@@ -401,6 +401,8 @@ int main(int argc, char **argv)
 	d->ingest = NULL;
 	pg_conn_free(d->db);
 	d->db = NULL;
+	if (outbox_release)
+		outbox_release(d);
 	room_free_all(d);
 	lws_context_destroy(d->lws);
 	metrics_free(d->metrics);

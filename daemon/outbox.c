@@ -951,6 +951,12 @@ void outbox_free(struct dazd *d)
 	struct outbox_state *s = o ? o->ob : NULL;
 	if (!o || o->dead)
 		return;
+	if (s) {
+		ws_remove_event_hook(d, confirm_event_hook, s);
+		ws_remove_state_hook(d, confirm_state_hook, s);
+		dazd_remove_reload_hook(d, on_reload, s);
+		dazd_remove_drained_hook(d, drained, s);
+	}
 	control_free(d);
 	worker_free(d);
 	lease_free(d);
@@ -985,4 +991,20 @@ void outbox_free(struct dazd *d)
 		}
 		ack_free(s->ack);
 	}
+}
+
+void outbox_release(struct dazd *d)
+{
+	struct outbound *o = outbound_of(d);
+
+	if (!o)
+		return;
+	outbox_free(d); /* no-op when it ran already */
+	lease_destroy(d);
+	if (o->ob) {
+		ack_destroy(o->ob->ack);
+		free(o->ob);
+	}
+	free(o);
+	d->outbox = NULL;
 }

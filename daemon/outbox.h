@@ -50,12 +50,15 @@ char *outbox_text_array(const char *const *items, size_t n);
 int outbox_init(struct dazd *d) __attribute__((warn_unused_result));
 
 /*
- * Tear down after the loop ended: frees the LISTEN and jobs connections, every held job and the
- * timers. The small fixed state stays allocated until exit, because main frees d->db and the
- * rooms afterwards and their queued callbacks and ws hooks may still name it (they see
- * outbound.dead and return).
+ * Tear down after the loop ended: removes its ws and dazd hooks, frees the LISTEN and jobs
+ * connections, every held job and the timers. The small fixed state stays allocated until
+ * outbox_release, because main frees d->db afterwards and the callbacks of queries still queued
+ * on it name that state (they see outbound.dead and return).
  */
 void outbox_free(struct dazd *d);
+
+/* After d->db is freed (no callback can come any more): free the rest; d->outbox = NULL. */
+void outbox_release(struct dazd *d);
 
 /* Wake-ups (notification, poll timer, reconnect): claim now if nothing is in flight. */
 void outbox_wake(struct dazd *d);

@@ -117,6 +117,18 @@ int ws_add_state_hook(struct dazd *d, ws_state_hook fn, void *arg)
 	return 0;
 }
 
+void ws_remove_event_hook(struct dazd *d, ws_event_hook fn, void *arg)
+{
+	(void)d;
+	DAZD_HOOK_REMOVE(event_hooks, n_event_hooks, fn, arg);
+}
+
+void ws_remove_state_hook(struct dazd *d, ws_state_hook fn, void *arg)
+{
+	(void)d;
+	DAZD_HOOK_REMOVE(state_hooks, n_state_hooks, fn, arg);
+}
+
 /* room.c calls this from room_set_state. */
 void ws_run_state_hooks(struct room *r, enum room_state old_state, enum room_state new_state);
 void ws_run_state_hooks(struct room *r, enum room_state old_state, enum room_state new_state)

@@ -30,6 +30,10 @@ int ws_add_event_hook(struct dazd *d, ws_event_hook fn, void *arg)
 int ws_add_state_hook(struct dazd *d, ws_state_hook fn, void *arg)
     __attribute__((warn_unused_result));
 
+/* Unregister a hook added with the same fn and arg (no-op when absent). */
+void ws_remove_event_hook(struct dazd *d, ws_event_hook fn, void *arg);
+void ws_remove_state_hook(struct dazd *d, ws_state_hook fn, void *arg);
+
 /* Joined (state ROOM_JOINED and the socket is open): sends are allowed. */
 bool ws_room_joined(const struct room *r);
 
