@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "split.h"
+
 #define METRICS_HASH 128
 /* Series per family. Labels can come from the network (event names): past this many, new label
  * sets share one series labelled overflow="true" so memory stays bounded. */
@@ -232,16 +234,29 @@ char *metrics_labels(char *buf, size_t size, ...)
 		if (pos + strlen(k) + 4 >= size)
 			break;
 		pos += (size_t)snprintf(buf + pos, size - pos, "%s%s=\"", pos ? "," : "", k);
-		for (; *v && pos + 3 < size; v++) {
-			if (*v == '\\' || *v == '"') {
+		/* Values can come from the network: cut only between whole escapes and whole UTF-8
+		 * characters, and write invalid UTF-8 as U+FFFD, so the exposition stays valid. */
+		for (size_t left = strlen(v); *v && pos + 3 < size;) {
+			unsigned units;
+			uint32_t cp;
+			size_t n = split_utf8_char(v, left, &units, &cp);
+			const char *out = v;
+			if (*v == '\\' || *v == '"' || *v == '\n') {
 				buf[pos++] = '\\';
-				buf[pos++] = *v;
-			} else if (*v == '\n') {
-				buf[pos++] = '\\';
-				buf[pos++] = 'n';
-			} else {
-				buf[pos++] = *v;
+				buf[pos++] = *v == '\n' ? 'n' : *v;
+				v++;
+				left--;
+				continue;
 			}
+			if (cp == 0xFFFD && n == 1 && (unsigned char)*v >= 0x80)
+				out = "\xEF\xBF\xBD";
+			size_t w = out == v ? n : 3;
+			if (pos + w + 1 >= size)
+				break;
+			memcpy(buf + pos, out, w);
+			pos += w;
+			v += n;
+			left -= n;
 		}
 		if (pos + 1 < size)
 			buf[pos++] = '"';
