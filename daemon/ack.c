@@ -13,18 +13,10 @@
 
 #define ACK_RETRY_US 1000000 /* after a lost connection */
 
-/* Ack batches: what is waiting to go out, and what is in flight. */
-struct ob_acks {
-	long long *ids;
-	char **texts;    /* complete: result JSON; fail: error */
-	bool *retryable; /* fail only */
-	size_t n, cap;
-};
-
 struct ack {
 	struct dazd *d;
-	struct ob_acks done, failed;         /* pending */
-	struct ob_acks done_fly, failed_fly; /* in flight */
+	struct ack_list done, failed;         /* pending */
+	struct ack_list done_fly, failed_fly; /* in flight */
 	bool done_in_flight, failed_in_flight;
 	bool scheduled;
 	lws_sorted_usec_list_t sul;
@@ -39,7 +31,7 @@ static bool gone(const struct ack *a)
 
 static void ack_schedule(struct ack *s, lws_usec_t us);
 
-static int acks_push(struct ob_acks *a, long long id, const char *text, bool retryable)
+int ack_list_push(struct ack_list *a, long long id, const char *text, bool retryable)
 {
 	if (a->n == a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 64;
@@ -67,31 +59,31 @@ static int acks_push(struct ob_acks *a, long long id, const char *text, bool ret
 	return 0;
 }
 
-static void acks_clear(struct ob_acks *a)
+void ack_list_clear(struct ack_list *a)
 {
 	for (size_t i = 0; i < a->n; i++)
 		free(a->texts[i]);
 	a->n = 0;
 }
 
-static void acks_free(struct ob_acks *a)
+void ack_list_free(struct ack_list *a)
 {
-	acks_clear(a);
+	ack_list_clear(a);
 	free(a->ids);
 	free(a->texts);
 	free(a->retryable);
 	memset(a, 0, sizeof(*a));
 }
 
-static void acks_requeue(struct ob_acks *fly, struct ob_acks *pending)
+void ack_list_requeue(struct ack_list *fly, struct ack_list *pending)
 {
 	for (size_t i = 0; i < fly->n; i++)
-		if (acks_push(pending, fly->ids[i], fly->texts[i], fly->retryable[i]) != 0)
+		if (ack_list_push(pending, fly->ids[i], fly->texts[i], fly->retryable[i]) != 0)
 			break;
-	acks_clear(fly);
+	ack_list_clear(fly);
 }
 
-static void ack_done(struct ack *s, PGresult *res, struct ob_acks *fly, struct ob_acks *pending,
+static void ack_done(struct ack *s, PGresult *res, struct ack_list *fly, struct ack_list *pending,
                      bool *in_flight, const char *what)
 {
 	if (gone(s))
@@ -99,14 +91,14 @@ static void ack_done(struct ack *s, PGresult *res, struct ob_acks *fly, struct o
 	*in_flight = false;
 	if (!res) {
 		/* connection lost: the database never saw it; send it again once it is back */
-		acks_requeue(fly, pending);
+		ack_list_requeue(fly, pending);
 		ack_schedule(s, ACK_RETRY_US);
 		return;
 	}
 	if (!pg_result_ok(res))
 		log_error("outbox", "%s of %zu job(s) failed: %s (their leases will expire)", what,
 		          fly->n, pg_result_error(res));
-	acks_clear(fly);
+	ack_list_clear(fly);
 	if (s->done.n || s->failed.n)
 		ack_flush(s);
 	if (s->d->phase != DAZD_RUNNING)
@@ -127,8 +119,7 @@ static void fail_done(struct pg_conn *c, PGresult *res, void *arg)
 	ack_done(s, res, &s->failed_fly, &s->failed, &s->failed_in_flight, "daz.fail_many");
 }
 
-/* Swap pending into flight and build the three array literals. */
-static int acks_literals(struct ob_acks *fly, char **ids, char **texts, char **flags)
+int ack_list_literals(struct ack_list *fly, char **ids, char **texts, char **flags)
 {
 	size_t len = 3 + fly->n * 22;
 	char *p;
@@ -156,53 +147,46 @@ fail:
 	return -1;
 }
 
+/* Send one kind's pending batch unless one of that kind is in flight: pending becomes the
+ * flight (sql takes $1 ids, $2 texts and, with n_params 3, $3 flags). */
+static void flush_kind(struct ack *s, struct pg_conn *db, struct ack_list *pending,
+                       struct ack_list *fly, bool *in_flight, const char *sql, int n_params,
+                       pg_result_cb cb)
+{
+	char *ids, *texts, *flags;
+
+	if (*in_flight || !pending->n)
+		return;
+	struct ack_list t = *fly;
+	*fly = *pending;
+	*pending = t;
+	if (ack_list_literals(fly, &ids, &texts, &flags) == 0) {
+		const char *params[3] = {ids, texts, flags};
+		if (pg_query(db, sql, n_params, params, cb, s) == 0)
+			*in_flight = true;
+		free(ids);
+		free(texts);
+		free(flags);
+	}
+	if (!*in_flight) {
+		ack_list_requeue(fly, pending);
+		ack_schedule(s, ACK_RETRY_US);
+	}
+}
+
 void ack_flush(struct ack *s)
 {
 	struct pg_conn *db = outbox_db(s->d);
-	char *ids, *texts, *flags;
 
 	if (!pg_conn_up(db)) {
 		if (s->done.n || s->failed.n)
 			ack_schedule(s, ACK_RETRY_US);
 		return;
 	}
-	if (!s->done_in_flight && s->done.n) {
-		struct ob_acks t = s->done_fly;
-		s->done_fly = s->done;
-		s->done = t;
-		if (acks_literals(&s->done_fly, &ids, &texts, &flags) == 0) {
-			const char *params[2] = {ids, texts};
-			if (pg_query(db, "SELECT daz.complete($1::bigint[], $2::jsonb[])", 2,
-			             params, complete_done, s) == 0)
-				s->done_in_flight = true;
-			free(ids);
-			free(texts);
-			free(flags);
-		}
-		if (!s->done_in_flight) {
-			acks_requeue(&s->done_fly, &s->done);
-			ack_schedule(s, ACK_RETRY_US);
-		}
-	}
-	if (!s->failed_in_flight && s->failed.n) {
-		struct ob_acks t = s->failed_fly;
-		s->failed_fly = s->failed;
-		s->failed = t;
-		if (acks_literals(&s->failed_fly, &ids, &texts, &flags) == 0) {
-			const char *params[3] = {ids, texts, flags};
-			if (pg_query(
-			        db, "SELECT daz.fail_many($1::bigint[], $2::text[], $3::boolean[])",
-			        3, params, fail_done, s) == 0)
-				s->failed_in_flight = true;
-			free(ids);
-			free(texts);
-			free(flags);
-		}
-		if (!s->failed_in_flight) {
-			acks_requeue(&s->failed_fly, &s->failed);
-			ack_schedule(s, ACK_RETRY_US);
-		}
-	}
+	flush_kind(s, db, &s->done, &s->done_fly, &s->done_in_flight,
+	           "SELECT daz.complete($1::bigint[], $2::jsonb[])", 2, complete_done);
+	flush_kind(s, db, &s->failed, &s->failed_fly, &s->failed_in_flight,
+	           "SELECT daz.fail_many($1::bigint[], $2::text[], $3::boolean[])", 3, fail_done);
 }
 
 static void ack_timer(lws_sorted_usec_list_t *sul)
@@ -233,7 +217,7 @@ struct ack *ack_new(struct dazd *d)
 
 void ack_complete(struct ack *a, long long id, const char *result_json)
 {
-	if (acks_push(&a->done, id, result_json, true) != 0)
+	if (ack_list_push(&a->done, id, result_json, true) != 0)
 		log_error("outbox",
 		          "out of memory: completion of job %lld lost (its lease will expire)", id);
 	ack_schedule(a, 0);
@@ -241,7 +225,7 @@ void ack_complete(struct ack *a, long long id, const char *result_json)
 
 void ack_fail(struct ack *a, long long id, const char *error, bool retryable)
 {
-	if (acks_push(&a->failed, id, error, retryable) != 0)
+	if (ack_list_push(&a->failed, id, error, retryable) != 0)
 		log_error("outbox",
 		          "out of memory: failure of job %lld lost (its lease will expire)", id);
 	ack_schedule(a, 0);
@@ -257,10 +241,10 @@ void ack_free(struct ack *a)
 	if (!a)
 		return;
 	lws_sul_cancel(&a->sul);
-	acks_free(&a->done);
-	acks_free(&a->failed);
-	acks_free(&a->done_fly);
-	acks_free(&a->failed_fly);
+	ack_list_free(&a->done);
+	ack_list_free(&a->failed);
+	ack_list_free(&a->done_fly);
+	ack_list_free(&a->failed_fly);
 	/* a itself stays: d->db / d->listen may still call complete_done / fail_done at teardown */
 }
 

@@ -3,6 +3,7 @@
 #define DAZD_ACK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct dazd;
 struct ack;
@@ -31,5 +32,28 @@ bool ack_idle(const struct ack *a);
 void ack_free(struct ack *a);
 /* ack_free, then the struct itself: only once no database callback can arrive any more. */
 void ack_destroy(struct ack *a);
+
+/* ---- Batches (pure: no I/O) ----------------------------------------------------------- */
+
+/* One batch of acks: what is waiting to go out, or what is in flight. Zero-initialise. */
+struct ack_list {
+	long long *ids;
+	char **texts;    /* complete: result JSON; fail: error (owned copies) */
+	bool *retryable; /* fail only */
+	size_t n, cap;
+};
+
+/* Append (text copied); -1 when out of memory (the list is unchanged). */
+int ack_list_push(struct ack_list *a, long long id, const char *text, bool retryable);
+/* Empty it, keeping the arrays; ack_list_free also frees them. */
+void ack_list_clear(struct ack_list *a);
+void ack_list_free(struct ack_list *a);
+/* A batch lost with the connection: append fly's entries to pending, then empty fly. */
+void ack_list_requeue(struct ack_list *fly, struct ack_list *pending);
+/*
+ * The three array literals of a batch for daz.complete / daz.fail_many: ids {1,2}, texts
+ * {"…","…"} (escaped), flags {t,f}. Caller frees all three; -1 (all NULL) when out of memory.
+ */
+int ack_list_literals(struct ack_list *a, char **ids, char **texts, char **flags);
 
 #endif

@@ -66,34 +66,41 @@ static void confirm_part(struct ob_room *o, struct ob_wait *prev, struct ob_wait
 		outbox_job_complete(j, true);
 }
 
-/*
- * An echo of our own chatMsg / pm: confirm the oldest written part it matches. The server
- * answers in order, so the match is near the head: an exact comparison first (plain text comes
- * back unchanged), then CyTube's escaping and link wrapping undone, over a bounded window.
- */
+struct ob_wait *confirm_match(struct ob_wait *waits, bool is_pm, const char *to, const char *msg,
+                              size_t max_len, struct ob_wait **prev_out)
+{
+	struct ob_wait *prev = NULL, *w;
+	size_t n = 0;
+
+	for (w = waits; w && n < OB_ECHO_EXACT_SCAN; prev = w, w = w->next, n++)
+		if (wait_fits(w, is_pm, to) && strcmp(w->job->parts[w->part], msg) == 0)
+			goto found;
+	prev = NULL;
+	n = 0;
+	for (w = waits; w && n < OB_ECHO_SCAN; prev = w, w = w->next, n++)
+		if (wait_fits(w, is_pm, to) &&
+		    event_echo_matches(w->job->parts[w->part], msg, max_len))
+			goto found;
+	return NULL;
+found:
+	*prev_out = prev;
+	return w;
+}
+
+/* An echo of our own chatMsg / pm: confirm the oldest written part it matches. */
 static void on_echo(struct ob_room *o, bool is_pm, struct json_object *args)
 {
 	const char *msg = outbox_json_str(args, "msg");
 	const char *to = is_pm ? outbox_json_str(args, "to") : NULL;
 	struct ob_wait *prev = NULL, *w;
-	size_t n = 0;
 
 	if (!msg)
 		return;
-	for (w = o->waits; w && n < OB_ECHO_EXACT_SCAN; prev = w, w = w->next, n++)
-		if (wait_fits(w, is_pm, to) && strcmp(w->job->parts[w->part], msg) == 0) {
-			confirm_part(o, prev, w);
-			return;
-		}
-	prev = NULL;
-	n = 0;
-	for (w = o->waits; w && n < OB_ECHO_SCAN; prev = w, w = w->next, n++)
-		if (wait_fits(w, is_pm, to) &&
-		    event_echo_matches(w->job->parts[w->part], msg, (size_t)o->max_len)) {
-			confirm_part(o, prev, w);
-			return;
-		}
-	log_debug(o->name, "own %s echo matched no waiting job", is_pm ? "pm" : "chatMsg");
+	w = confirm_match(o->waits, is_pm, to, msg, (size_t)o->max_len, &prev);
+	if (w)
+		confirm_part(o, prev, w);
+	else
+		log_debug(o->name, "own %s echo matched no waiting job", is_pm ? "pm" : "chatMsg");
 }
 
 /* The server dropped or refused something we wrote: the oldest unconfirmed part is the victim. */

@@ -117,6 +117,17 @@ void confirm_event_hook(struct room *r, const char *type, struct json_object *ar
 void confirm_state_hook(struct room *r, enum room_state old_state, enum room_state new_state,
                         void *arg);
 
+/*
+ * Which written part an echo of our own chatMsg (is_pm false) or pm (is_pm true, to = the
+ * recipient) confirms: the oldest waiting part of that kind whose text it is. The server answers
+ * in order, so the match is near the head: byte for byte first over OB_ECHO_EXACT_SCAN parts
+ * (plain text comes back unchanged), then with CyTube's escaping and link wrapping undone
+ * (event_echo_matches, max_len = the room's limit) over OB_ECHO_SCAN. Returns the part and its
+ * predecessor in *prev_out (NULL at the head), or NULL. Pure: no I/O, changes nothing.
+ */
+struct ob_wait *confirm_match(struct ob_wait *waits, bool is_pm, const char *to, const char *msg,
+                              size_t max_len, struct ob_wait **prev_out);
+
 /* Check confirmation deadlines every OB_TICK_US while something waits. */
 void confirm_tick_start(struct outbox_state *s);
 
