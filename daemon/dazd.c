@@ -26,20 +26,12 @@ int64_t dazd_wall_us(void)
 
 int dazd_add_reload_hook(struct dazd *d, dazd_reload_hook fn, void *arg)
 {
-	if (d->n_reload_hooks >= DAZD_MAX_HOOKS)
-		return -1;
-	d->reload_hooks[d->n_reload_hooks].fn = fn;
-	d->reload_hooks[d->n_reload_hooks++].arg = arg;
-	return 0;
+	return DAZD_HOOK_ADD(d->reload_hooks, d->n_reload_hooks, fn, arg);
 }
 
 int dazd_add_drained_hook(struct dazd *d, dazd_drained_hook fn, void *arg)
 {
-	if (d->n_drained_hooks >= DAZD_MAX_HOOKS)
-		return -1;
-	d->drained_hooks[d->n_drained_hooks].fn = fn;
-	d->drained_hooks[d->n_drained_hooks++].arg = arg;
-	return 0;
+	return DAZD_HOOK_ADD(d->drained_hooks, d->n_drained_hooks, fn, arg);
 }
 
 void dazd_remove_reload_hook(struct dazd *d, dazd_reload_hook fn, void *arg)

@@ -74,6 +74,11 @@ struct dazd {
 	int n_reload_hooks, n_drained_hooks;
 };
 
+/* Append {fn, arg} to a hook table of n entries (DAZD_MAX_HOOKS at most): evaluates to 0, or -1
+ * when the table is full. */
+#define DAZD_HOOK_ADD(table, n, fn_, arg_)                                                         \
+	((n) >= DAZD_MAX_HOOKS ? -1 : ((table)[n].fn = (fn_), (table)[(n)++].arg = (arg_), 0))
+
 /* Remove the first entry matching fn and arg from a hook table of n entries (n is decremented). */
 #define DAZD_HOOK_REMOVE(table, n, fn_, arg_)                                                      \
 	do {                                                                                       \

@@ -451,27 +451,7 @@ char *event_html_escape(const char *text)
 
 char *event_normalize_outgoing(const char *text, size_t max_units)
 {
-	size_t len = strlen(text), i = 0, units = 0, o = 0;
-	char *out = malloc(len + 1);
-	if (!out)
-		return NULL;
-	while (i < len) {
-		unsigned u;
-		uint32_t cp;
-		size_t n = split_utf8_char(text + i, len - i, &u, &cp);
-		if (units + u > max_units)
-			break;
-		units += u;
-		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
-			out[o++] = ' ';
-		} else {
-			memcpy(out + o, text + i, n);
-			o += n;
-		}
-		i += n;
-	}
-	out[o] = '\0';
-	return out;
+	return split_controls_to_spaces(text, strlen(text), max_units);
 }
 
 /* Collapse whitespace runs to one space and trim, in place. */

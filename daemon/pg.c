@@ -100,18 +100,13 @@ bool pg_result_ok(const PGresult *res)
 	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 }
 
-const char *pg_result_error(const PGresult *res)
+/* libpq's message as one log line in buf: trailing newlines and spaces cut, inner newlines made
+ * spaces. */
+static const char *one_line(char *buf, size_t size, const char *msg)
 {
-	static char buf[512];
-	const char *m;
 	size_t n;
 
-	if (!res)
-		return "connection lost";
-	m = PQresultErrorMessage(res);
-	if (!m || !*m)
-		m = PQresStatus(PQresultStatus(res));
-	snprintf(buf, sizeof(buf), "%s", m);
+	snprintf(buf, size, "%s", msg);
 	n = strlen(buf);
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
@@ -119,6 +114,19 @@ const char *pg_result_error(const PGresult *res)
 		if (*p == '\n')
 			*p = ' ';
 	return buf;
+}
+
+const char *pg_result_error(const PGresult *res)
+{
+	static char buf[512];
+	const char *m;
+
+	if (!res)
+		return "connection lost";
+	m = PQresultErrorMessage(res);
+	if (!m || !*m)
+		m = PQresStatus(PQresultStatus(res));
+	return one_line(buf, sizeof(buf), m);
 }
 
 static void query_free(struct pg_query *q)
@@ -233,16 +241,8 @@ static void conn_lost(struct pg_conn *c, const char *why)
 static const char *conn_error(struct pg_conn *c)
 {
 	static char buf[512];
-	size_t n;
 
-	snprintf(buf, sizeof(buf), "%s", c->conn ? PQerrorMessage(c->conn) : "out of memory");
-	n = strlen(buf);
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	for (char *p = buf; *p; p++)
-		if (*p == '\n')
-			*p = ' ';
-	return buf;
+	return one_line(buf, sizeof(buf), c->conn ? PQerrorMessage(c->conn) : "out of memory");
 }
 
 static void write_cb(lws_sorted_usec_list_t *sul)

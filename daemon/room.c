@@ -126,12 +126,9 @@ static bool same(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-static void room_free(struct room *r)
+/* The settings copied from the config (the password wiped first). */
+static void free_settings(struct room *r)
 {
-	if (!r)
-		return;
-	ws_room_free(r);
-	free(r->name);
 	free(r->site);
 	free(r->channel);
 	free(r->username);
@@ -140,6 +137,15 @@ static void room_free(struct room *r)
 		free(r->password);
 	}
 	free(r->tls_ca_file);
+}
+
+static void room_free(struct room *r)
+{
+	if (!r)
+		return;
+	ws_room_free(r);
+	free(r->name);
+	free_settings(r);
 	free(r);
 }
 
@@ -156,14 +162,7 @@ static int copy_settings(struct room *r, const struct cfg_room *cr)
 		free(ca);
 		return -1;
 	}
-	free(r->site);
-	free(r->channel);
-	free(r->username);
-	if (r->password) {
-		explicit_bzero(r->password, strlen(r->password));
-		free(r->password);
-	}
-	free(r->tls_ca_file);
+	free_settings(r);
 	r->site = site;
 	r->channel = ch;
 	r->username = user;

@@ -2,6 +2,7 @@
 #include "split.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,17 +58,19 @@ static bool is_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-/* Copy text with control characters replaced by spaces (as CyTube does); caller frees. */
-static char *controls_to_spaces(const char *text, size_t len)
+char *split_controls_to_spaces(const char *text, size_t len, size_t max_units)
 {
 	char *out = malloc(len + 1);
-	size_t o = 0, i = 0;
+	size_t o = 0, i = 0, units = 0;
 	if (!out)
 		return NULL;
 	while (i < len) {
 		unsigned u;
 		uint32_t cp;
 		size_t n = split_utf8_char(text + i, len - i, &u, &cp);
+		if (units + u > max_units)
+			break;
+		units += u;
 		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
 			out[o++] = ' ';
 		} else {
@@ -115,7 +118,7 @@ char **split_text(const char *text, size_t max_units, size_t *n_out)
 	if (max_units < 8 || !text)
 		return NULL;
 	len = strlen(text);
-	buf = controls_to_spaces(text, len);
+	buf = split_controls_to_spaces(text, len, SIZE_MAX);
 	if (!buf)
 		return NULL;
 	len = strlen(buf);

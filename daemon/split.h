@@ -27,6 +27,12 @@ char **split_text(const char *text, size_t max_units, size_t *n_out);
 void split_free(char **parts);
 
 /*
+ * Copy len bytes of text, cut to max_units UTF-16 code units (SIZE_MAX: no cut), with every
+ * control character (U+0000–U+001F, U+007F–U+009F) made a space, as CyTube does. Caller frees.
+ */
+char *split_controls_to_spaces(const char *text, size_t len, size_t max_units);
+
+/*
  * Decode the UTF-8 character at s (len > 0 bytes available): returns its byte length, sets
  * *units to its UTF-16 length (1 or 2) and *cp to the code point. A malformed or truncated
  * sequence (overlong, surrogate, > U+10FFFF) is one byte, one unit, *cp = 0xFFFD.

@@ -100,21 +100,13 @@ static bool uuids_ready;
 int ws_add_event_hook(struct dazd *d, ws_event_hook fn, void *arg)
 {
 	(void)d;
-	if (n_event_hooks >= DAZD_MAX_HOOKS)
-		return -1;
-	event_hooks[n_event_hooks].fn = fn;
-	event_hooks[n_event_hooks++].arg = arg;
-	return 0;
+	return DAZD_HOOK_ADD(event_hooks, n_event_hooks, fn, arg);
 }
 
 int ws_add_state_hook(struct dazd *d, ws_state_hook fn, void *arg)
 {
 	(void)d;
-	if (n_state_hooks >= DAZD_MAX_HOOKS)
-		return -1;
-	state_hooks[n_state_hooks].fn = fn;
-	state_hooks[n_state_hooks++].arg = arg;
-	return 0;
+	return DAZD_HOOK_ADD(state_hooks, n_state_hooks, fn, arg);
 }
 
 void ws_remove_event_hook(struct dazd *d, ws_event_hook fn, void *arg)
