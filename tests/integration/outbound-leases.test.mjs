@@ -7,7 +7,8 @@ import { psql, scratchDb, fake, startDazd, joined, until } from './lib/outbound.
 const botSockets = (srv) => srv.state('lobby').sockets.filter((s) => s.name === 'DazBot').length;
 const holder = (db) => psql(db, `SELECT coalesce(holder, '') FROM daz.rooms WHERE room = 'lobby'`);
 
-test('two dazd with the same room: only one joins, the other takes over after the first is killed', async (t) => {
+/** dazd-a joined to lobby and holding its lease; dazd-b, configured for the same room, standing by. */
+async function holderAndStandby(t) {
     const db = await scratchDb(t);
     const srv = await fake(t);
     const rooms = [{ channel: 'lobby' }];
@@ -16,6 +17,11 @@ test('two dazd with the same room: only one joins, the other takes over after th
     await until(async () => (await holder(db)) === 'dazd-a', { label: 'dazd-a holds lobby' });
     const b = await startDazd(t, { db, srv, rooms, worker: 'dazd-b' });
     await until(() => /held by another worker: standing by/.test(b.log()), { label: 'dazd-b standing by' });
+    return { db, srv, a, b };
+}
+
+test('two dazd with the same room: only one joins, the other takes over after the first is killed', async (t) => {
+    const { db, srv, a, b } = await holderAndStandby(t);
     assert.equal(botSockets(srv), 1, 'one socket for the bot account');
     assert.doesNotMatch(b.log(), /connecting to ws/, 'the standby never connected');
     // two heartbeats of the standby later, it still has not connected
@@ -40,14 +46,7 @@ test('two dazd with the same room: only one joins, the other takes over after th
 });
 
 test('a clean shutdown releases the lease so the standby takes over at once', async (t) => {
-    const db = await scratchDb(t);
-    const srv = await fake(t);
-    const rooms = [{ channel: 'lobby' }];
-    const a = await startDazd(t, { db, srv, rooms, worker: 'dazd-a' });
-    await joined(srv, 'lobby');
-    await until(async () => (await holder(db)) === 'dazd-a', { label: 'dazd-a holds lobby' });
-    const b = await startDazd(t, { db, srv, rooms, worker: 'dazd-b' });
-    await until(() => /held by another worker: standing by/.test(b.log()), { label: 'dazd-b standing by' });
+    const { db, a } = await holderAndStandby(t);
     const r = await a.stop('SIGTERM');
     assert.equal(r.code, 0, 'dazd-a exits 0');
     assert.match(a.log(), /lease released/);

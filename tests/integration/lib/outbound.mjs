@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startFakeCytube } from '../../fake-cytube/server.mjs';
-import { psql as psqlRaw, root, dazdBin } from './dazd.mjs';
+import { psql as psqlRaw, root, dazdBin, waitFor } from './dazd.mjs';
 
 export { root };
 export const dazdPath = dazdBin;
@@ -50,20 +50,9 @@ export async function scratchDb(t) {
     return db;
 }
 
-/** Poll check() (async allowed) every intervalMs until it returns a truthy value. */
-export async function until(check, { timeoutMs = 10000, intervalMs = 50, label = 'a condition' } = {}) {
-    const end = Date.now() + timeoutMs;
-    let last;
-    for (;;) {
-        try {
-            last = await check();
-            if (last) return last;
-        } catch (e) {
-            last = e;
-        }
-        if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${label} (last: ${last})`);
-        await new Promise((r) => setTimeout(r, intervalMs));
-    }
+/** waitFor (dazd.mjs) with named options: poll check() until it returns a truthy value. */
+export function until(check, { timeoutMs = 10000, intervalMs = 50, label = 'a condition' } = {}) {
+    return waitFor(check, timeoutMs, label, intervalMs);
 }
 
 /** The fake server with the given channels (all unregistered unless said), closed after the test. */
