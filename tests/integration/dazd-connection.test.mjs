@@ -151,7 +151,7 @@ test('/healthz answers, /readyz is ready once the database is up and every room 
 test('/readyz waits for the first lease round: not ready while daz.heartbeat cannot answer', async (t) => {
     const b = await base(t);
     // Hold daz.workers so the first heartbeat (an upsert into it) waits.
-    const locked = psql(b.db, `BEGIN; LOCK TABLE daz.workers IN EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;`);
+    const locked = psql(b.db, `BEGIN; LOCK TABLE daz.workers IN EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT;`);
     await waitFor(async () => (await b.sql(`SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'workers' AND l.mode = 'ExclusiveLock' AND l.granted`)) === '1', 5000, 'lock held');
     const dazd = await startDazd(t, b.dir, b.config([b.room('lobby')]));
     const seen = await waitFor(async () => {
