@@ -162,6 +162,27 @@ test('SIGTERM during a flood stores every event received and exits 0', async (t)
     void dir;
 });
 
+test('the memory buffer is bounded in bytes: while daz.ingest waits, the overflow goes to the spool', async (t) => {
+    const { fake, sql, db, httpPort } = await setup(t, {
+        cfg: { ingest: { batch_max: 100, flush_ms: 20, buffer_max: 100000, buffer_max_bytes: 65536 } },
+    });
+    const metrics = async () => parseMetrics(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text());
+    // Hold daz.events: the batch in flight waits, later events pile up in memory.
+    const locked = psql(db, `BEGIN; LOCK TABLE daz.events IN EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;`);
+    await waitFor(async () => (await sql(`SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'events' AND l.mode = 'ExclusiveLock' AND l.granted`)) === '1', 5000, 'lock held');
+    await fake.flood('lobby', { rate: 2000, seconds: 0.5, prefix: 'bytes' });
+    const m = await waitFor(async () => {
+        const x = await metrics();
+        return metricSum(x, 'dazd_events_received_total', { type: 'chatMsg' }) >= 1000 ? x : null;
+    }, 5000, 'flood received');
+    assert.ok(m['dazd_ingest_buffer_bytes'] <= 65536 + 1024, `buffer bytes bounded (${m['dazd_ingest_buffer_bytes']})`);
+    assert.ok(m['dazd_ingest_buffer_events'] < 500, `far below buffer_max (${m['dazd_ingest_buffer_events']} events)`);
+    assert.ok(metricSum(m, 'dazd_spool_written_total') >= 400, `the rest was spooled (${metricSum(m, 'dazd_spool_written_total')})`);
+    await locked;
+    await waitFor(async () => (await sql(`SELECT count(DISTINCT payload->>'msg') FROM daz.events WHERE payload->>'msg' LIKE 'bytes %'`)) === '1000', 10000, 'every line stored');
+    assert.equal(await sql(`SELECT count(*) FROM daz.events WHERE payload->>'msg' LIKE 'bytes %'`), '1000', 'once each');
+});
+
 test('a second SIGTERM exits at once while the first is still draining', async (t) => {
     const { fake, sql, dazd, db } = await setup(t);
     // Hold a lock that daz.ingest needs, so the drain cannot finish.
