@@ -125,7 +125,7 @@ int ack_list_literals(struct ack_list *fly, char **ids, char **texts, char **fla
 	char *p;
 	*ids = malloc(len);
 	*flags = malloc(3 + fly->n * 2);
-	*texts = outbox_text_array((const char *const *)fly->texts, fly->n);
+	*texts = pg_text_array((const char *const *)fly->texts, fly->n);
 	if (!*ids || !*flags || !*texts)
 		goto fail;
 	p = *ids;

@@ -328,7 +328,7 @@ static void beat(struct lease_state *ls)
 	for (struct room *r = d->rooms; r && n < sizeof(names) / sizeof(names[0]); r = r->next)
 		if (room_wanted(r))
 			names[n++] = r->name;
-	char *rooms = outbox_text_array(names, n), *ev_rooms, *ev_times;
+	char *rooms = pg_text_array(names, n), *ev_rooms, *ev_times;
 	if (!rooms)
 		return;
 	if (room_event_times(d, &ev_rooms, &ev_times) != 0) {

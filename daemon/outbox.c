@@ -81,31 +81,6 @@ char *outbox_conninfo(const char *conninfo, const char *application_name)
 	return out;
 }
 
-char *outbox_text_array(const char *const *items, size_t n)
-{
-	size_t len = 3;
-	for (size_t i = 0; i < n; i++)
-		len += 3 + 2 * strlen(items[i]);
-	char *out = malloc(len), *p = out;
-	if (!out)
-		return NULL;
-	*p++ = '{';
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			*p++ = ',';
-		*p++ = '"';
-		for (const char *c = items[i]; *c; c++) {
-			if (*c == '"' || *c == '\\')
-				*p++ = '\\';
-			*p++ = *c;
-		}
-		*p++ = '"';
-	}
-	*p++ = '}';
-	*p = '\0';
-	return out;
-}
-
 int64_t outbox_mono_ms(void)
 {
 	return dazd_mono_us() / 1000;
@@ -709,7 +684,7 @@ static void claim(struct outbox_state *s)
 		return;
 	if (limit > OB_CLAIM_MAX)
 		limit = OB_CLAIM_MAX;
-	char *rooms = outbox_text_array(names, n);
+	char *rooms = pg_text_array(names, n);
 	if (!rooms)
 		return;
 	snprintf(slimit, sizeof(slimit), "%zu", limit);

@@ -35,12 +35,6 @@ struct pg_conn *outbox_db(struct dazd *d);
 char *outbox_conninfo(const char *conninfo, const char *application_name);
 
 /*
- * A PostgreSQL text[] literal of n strings ({"a","b \"c\""}), for $n::text[] parameters.
- * Caller frees. NULL on out of memory.
- */
-char *outbox_text_array(const char *const *items, size_t n);
-
-/*
  * Start the whole outbound side of dazd: room leases (lease.c), the LISTEN connection and
  * daz_control (control.c), the SQL job worker (worker.c) and the cytube send path (this file).
  * Call once from main after d->cfg, d->db and d->metrics exist and BEFORE room_start_all():

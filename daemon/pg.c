@@ -100,6 +100,31 @@ bool pg_result_ok(const PGresult *res)
 	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 }
 
+char *pg_text_array(const char *const *items, size_t n)
+{
+	size_t len = 3;
+	for (size_t i = 0; i < n; i++)
+		len += 3 + 2 * strlen(items[i]);
+	char *out = malloc(len), *p = out;
+	if (!out)
+		return NULL;
+	*p++ = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			*p++ = ',';
+		*p++ = '"';
+		for (const char *c = items[i]; *c; c++) {
+			if (*c == '"' || *c == '\\')
+				*p++ = '\\';
+			*p++ = *c;
+		}
+		*p++ = '"';
+	}
+	*p++ = '}';
+	*p = '\0';
+	return out;
+}
+
 /* libpq's message as one log line in buf: trailing newlines and spaces cut, inner newlines made
  * spaces. */
 static const char *one_line(char *buf, size_t size, const char *msg)

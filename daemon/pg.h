@@ -110,4 +110,10 @@ int pg_jsonb_put(struct pg_typeargs *args);
 struct lws_protocols;
 extern const struct lws_protocols pg_lws_protocol;
 
+/*
+ * A PostgreSQL text[] literal of n strings ({"a","b \"c\""}), for $n::text[] parameters.
+ * Caller frees. NULL on out of memory.
+ */
+char *pg_text_array(const char *const *items, size_t n);
+
 #endif

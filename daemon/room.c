@@ -11,7 +11,6 @@
 #include "dazd.h"
 #include "log.h"
 #include "metrics.h"
-#include "outbox.h"
 #include "pg.h"
 #include "ws.h"
 
@@ -342,7 +341,7 @@ static char *rooms_literal(struct dazd *d)
 	for (struct room *r = d->rooms; r; r = r->next)
 		if (!r->removing)
 			names[n++] = r->name;
-	s = outbox_text_array(names, n);
+	s = pg_text_array(names, n);
 	free(names);
 	return s;
 }
@@ -371,8 +370,8 @@ int room_event_times(struct dazd *d, char **rooms, char **times)
 		stamp_ptrs[n] = stamps[n];
 		n++;
 	}
-	*rooms = outbox_text_array(names, n);
-	*times = outbox_text_array(stamp_ptrs, n);
+	*rooms = pg_text_array(names, n);
+	*times = pg_text_array(stamp_ptrs, n);
 	if (*rooms && *times)
 		rc = 0;
 	else {

@@ -1,4 +1,4 @@
-/* test_outbox.c — the outbound side's pure parts: echo matching, ack batches, array literals. */
+/* test_outbox.c — the outbound side's pure parts: echo matching, ack batches, text[] literals. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +12,7 @@
 #include "ack.h"
 #include "outbox.h"
 #include "outbox_int.h"
+#include "pg.h"
 
 /* A wait list built on the stack: jobs with one part each, in send order. */
 struct fixture {
@@ -146,14 +147,14 @@ static void test_outbox_ack_lists_batch_and_requeue(void **state)
 	ack_list_free(&fly);
 }
 
-static void test_outbox_text_array_quotes_every_element(void **state)
+static void test_pg_text_array_quotes_every_element(void **state)
 {
 	const char *items[] = {"lobby", "a\"b", "c\\d", "", "with space,comma"};
 	(void)state;
-	char *s = outbox_text_array(items, 5);
+	char *s = pg_text_array(items, 5);
 	assert_string_equal(s, "{\"lobby\",\"a\\\"b\",\"c\\\\d\",\"\",\"with space,comma\"}");
 	free(s);
-	s = outbox_text_array(items, 0);
+	s = pg_text_array(items, 0);
 	assert_string_equal(s, "{}");
 	free(s);
 }
@@ -165,7 +166,7 @@ int main(void)
 	    cmocka_unit_test(test_outbox_echo_keeps_chat_and_pm_apart),
 	    cmocka_unit_test(test_outbox_echo_undoes_cytube_escaping_and_links),
 	    cmocka_unit_test(test_outbox_ack_lists_batch_and_requeue),
-	    cmocka_unit_test(test_outbox_text_array_quotes_every_element),
+	    cmocka_unit_test(test_pg_text_array_quotes_every_element),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
