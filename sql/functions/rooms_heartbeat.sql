@@ -1,5 +1,9 @@
 -- rooms_heartbeat.sql — daz.heartbeat: a worker says it is alive and renews the leases it holds.
 
+-- The six-argument form of earlier development databases would make six-argument calls
+-- ambiguous beside the current one, whose two last parameters have defaults.
+DROP FUNCTION IF EXISTS daz.heartbeat(text, text, integer, text, text[], interval);
+
 CREATE OR REPLACE FUNCTION daz.heartbeat(
     p_worker  text,
     p_host    text,
