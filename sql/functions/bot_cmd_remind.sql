@@ -50,7 +50,7 @@ DECLARE
     v_user text := v_p->>'user';
     v_ago  text := daz.bot_format_interval(now() - (v_p->>'set_at')::timestamptz);
 BEGIN
-    IF EXISTS (SELECT 1 FROM daz.users u WHERE u.room = v_room AND lower(u.name) = lower(v_user) AND u.online) THEN
+    IF daz.bot_user_online(v_room, v_user) THEN
         PERFORM daz.bot_reply(v_room, coalesce(v_p->>'via', 'chat'), v_user,
                               format('%s, reminder: %s (set %s ago)', v_user, v_p->>'text', v_ago),
                               p_job.correlation_id, now(), true);

@@ -128,6 +128,29 @@ $$;
 COMMENT ON FUNCTION daz.bot_is_admin(text, text, numeric) IS
     'True when the user is in daz.admins for the room (or all rooms) and logged in with at least admin_min_rank (so a guest cannot use an admin''s unregistered name).';
 
+CREATE OR REPLACE FUNCTION daz.bot_user_online(p_room text, p_user text)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT EXISTS (SELECT 1 FROM daz.users u
+                    WHERE u.room = p_room AND lower(u.name) = lower(p_user) AND u.online)
+$$;
+COMMENT ON FUNCTION daz.bot_user_online(text, text) IS
+    'True when the user (any case) is in the room now, as tracked in daz.users.';
+
+-- Subscriptions on addUser (tells, greeter) react to other people's real joins only: the userlist
+-- snapshot of a (re)connect is a different event, and the bot's own addUser is not a join to greet.
+CREATE OR REPLACE FUNCTION daz.bot_joined_user(p_job daz.jobs)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT p_job.payload->'payload'->>'name'
+     WHERE p_job.payload->>'type' = 'addUser'
+       AND lower(p_job.payload->'payload'->>'name') IS DISTINCT FROM lower(daz.bot_name(p_job.payload->>'room'))
+$$;
+COMMENT ON FUNCTION daz.bot_joined_user(daz.jobs) IS
+    'The name of the user whose join (addUser event) the job carries, NULL when it is not an addUser or the user is the bot itself.';
+
 -- CyTube cuts a chat message at 320 characters, counted as JavaScript does (UTF-16 units), and
 -- dazd splits a longer job at word boundaries. The bot splits its replies itself, so that every
 -- part it sends is checked for a leading "/" (dazd's own split could otherwise start a part with
@@ -227,6 +250,7 @@ COMMENT ON FUNCTION daz.bot_reply(text, text, text, text, text, timestamptz, boo
 
 REVOKE ALL ON FUNCTION daz.bot_split_args(text), daz.bot_duration(text),
     daz.bot_format_interval(interval), daz.bot_name(text), daz.bot_user_rank(text, text),
-    daz.bot_is_admin(text, text, numeric), daz.bot_chunks(text, integer), daz.bot_reply(text, text, text, text, text, timestamptz, boolean) FROM PUBLIC;
+    daz.bot_is_admin(text, text, numeric), daz.bot_user_online(text, text), daz.bot_joined_user(daz.jobs),
+    daz.bot_chunks(text, integer), daz.bot_reply(text, text, text, text, text, timestamptz, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION daz.bot_split_args(text), daz.bot_duration(text),
     daz.bot_format_interval(interval) TO daz_operator, daz_reader;
