@@ -153,6 +153,16 @@ async function raw(t, srv, opts) {
     return c;
 }
 
+/** A raw client connected, joined to channel and logged in as guest name. */
+async function rawGuest(t, srv, channel, name, opts) {
+    const c = await raw(t, srv, opts);
+    await c.connect();
+    c.emitEvent('joinChannel', { name: channel });
+    c.emitEvent('login', { name });
+    await c.event('login');
+    return c;
+}
+
 /** socket.io-client connection that records every event. */
 async function sio(t, srv, { join = null, login = null, ca = undefined } = {}) {
     const socket = sioConnect(srv.url, { transports: ['websocket'], reconnection: false, forceNew: true, ca });
@@ -371,11 +381,7 @@ test('a client ping (2) in EIO=4 closes the connection', async (t) => {
 
 test('kick: kick then 41, the WebSocket stays open and pinged; a 42 afterwards closes it', async (t) => {
     const srv = await start(t, { pingInterval: 150, pingTimeout: 1000 });
-    const c = await raw(t, srv);
-    await c.connect();
-    c.emitEvent('joinChannel', { name: 'kickchan' });
-    c.emitEvent('login', { name: 'Guest1' });
-    await c.event('login');
+    const c = await rawGuest(t, srv, 'kickchan', 'Guest1');
     srv.kick('kickchan', 'Guest1', 'bye');
     await c.frame((f) => f.data === '41', '41');
     const texts = c.texts();
@@ -654,11 +660,7 @@ test('control: kick by name reaches only that client', async (t) => {
 
 test('control: drop closes the TCP connection without a close frame (1006)', async (t) => {
     const srv = await start(t);
-    const c = await raw(t, srv);
-    await c.connect();
-    c.emitEvent('joinChannel', { name: 'ctl' });
-    c.emitEvent('login', { name: 'Bot' });
-    await c.event('login');
+    const c = await rawGuest(t, srv, 'ctl', 'Bot');
     srv.drop('ctl', 'Bot');
     await c.waitClosed();
     assert.equal(c.closed.code, 1006);
@@ -667,11 +669,7 @@ test('control: drop closes the TCP connection without a close frame (1006)', asy
 
 test('control: freeze stops pings and all output; the connection stays open; the user stays', async (t) => {
     const srv = await start(t, { pingInterval: 60, pingTimeout: 100 });
-    const c = await raw(t, srv);
-    await c.connect();
-    c.emitEvent('joinChannel', { name: 'ctl' });
-    c.emitEvent('login', { name: 'Bot' });
-    await c.event('login');
+    const c = await rawGuest(t, srv, 'ctl', 'Bot');
     await c.frame((f) => f.data === '2', 'a ping before the freeze');
     srv.freeze('ctl', 'Bot');
     const n = c.frames.length;
@@ -686,11 +684,7 @@ test('control: freeze stops pings and all output; the connection stays open; the
 
 test('control: freeze with dropAfterMs drops the dead socket later and frees the guest name', async (t) => {
     const srv = await start(t);
-    const c = await raw(t, srv);
-    await c.connect();
-    c.emitEvent('joinChannel', { name: 'ctl' });
-    c.emitEvent('login', { name: 'Bot' });
-    await c.event('login');
+    const c = await rawGuest(t, srv, 'ctl', 'Bot');
     srv.freeze('ctl', 'Bot', { dropAfterMs: 100 });
     await srv.waitFor(() => srv.state('ctl').users.length === 0, 2000, 'the frozen user to be dropped');
     const again = await sio(t, srv, { join: 'ctl', login: { name: 'Bot' } });
@@ -749,11 +743,7 @@ test('control: flood delivers every numbered line exactly once, in order, at the
 
 test('recording: every client frame per channel with increasing ms timestamps; waitForFrame awaits one', async (t) => {
     const srv = await start(t);
-    const c = await raw(t, srv);
-    await c.connect();
-    c.emitEvent('joinChannel', { name: 'rec' });
-    c.emitEvent('login', { name: 'Bot' });
-    await c.event('login');
+    const c = await rawGuest(t, srv, 'rec', 'Bot');
     const since = performance.timeOrigin + performance.now();
     const wait = srv.waitForFrame('rec', (f) => f.event === 'chatMsg' && f.args[0].msg === 'later', 2000, { since });
     c.emitEvent('chatMsg', { msg: 'later', meta: {} });
