@@ -38,7 +38,7 @@ BEGIN
             CASE WHEN cardinality(v_cmd.aliases) > 0
                  THEN 'aliases: ' || array_to_string(ARRAY(SELECT v_prefix || a FROM unnest(v_cmd.aliases) a), ' ') END,
             CASE WHEN v_cmd.admin_only THEN 'bot admins only'
-                 WHEN v_cmd.min_rank > 0 THEN 'rank ' || v_cmd.min_rank || '+' END,
+                 WHEN v_cmd.min_rank > 0 THEN format('rank %s+, %s', v_cmd.min_rank, daz.bot_rank_name(v_cmd.min_rank)) END,
             'cooldown ' || daz.bot_format_interval(coalesce(v_cmd.cooldown, daz.setting('default_cooldown', '5 seconds')::interval))
         ) || ')');
 END

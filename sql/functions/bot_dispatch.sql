@@ -145,7 +145,8 @@ BEGIN
     END IF;
     IF v_rank < v_cmd.min_rank AND NOT v_admin THEN
         PERFORM daz.bot_refuse(v_ctx, v_cmd.name,
-            format('%s%s needs rank %s (yours is %s).', v_prefix, v_cmd.name, v_cmd.min_rank, v_rank),
+            format('%s%s needs rank %s (%s) or higher; yours is %s (%s).', v_prefix, v_cmd.name,
+                   v_cmd.min_rank, daz.bot_rank_name(v_cmd.min_rank), v_rank, daz.bot_rank_name(v_rank)),
             now() + greatest(v_cooldown, interval '5 seconds'));
         PERFORM daz.bot_log_command(v_ctx, v_cmd.name, 'rank', format('rank %s < %s', v_rank, v_cmd.min_rank));
         RETURN jsonb_build_object('outcome', 'rank', 'command', v_cmd.name);

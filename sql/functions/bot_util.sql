@@ -117,6 +117,17 @@ $$;
 COMMENT ON FUNCTION daz.bot_user_rank(text, text) IS
     'A user''s CyTube rank in a room as tracked in daz.users (userlist, addUser, setUserRank); 0 (guest) when unknown — whoever can chat is at least a guest.';
 
+CREATE OR REPLACE FUNCTION daz.bot_rank_name(p_rank numeric)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN p_rank < 0 THEN 'anonymous' WHEN p_rank < 1 THEN 'guest' WHEN p_rank < 1.5 THEN 'registered'
+                WHEN p_rank < 2 THEN 'leader' WHEN p_rank < 3 THEN 'moderator' WHEN p_rank < 4 THEN 'channel admin'
+                WHEN p_rank < 5 THEN 'owner' WHEN p_rank < 255 THEN 'founder' ELSE 'site admin' END
+$$;
+COMMENT ON FUNCTION daz.bot_rank_name(numeric) IS
+    'CyTube''s name for a rank (the highest named rank not above it): -1 anonymous, 0 guest, 1 registered, 1.5 leader, 2 moderator, 3 channel admin, 4 owner, 5 founder, 255 site admin.';
+
 CREATE OR REPLACE FUNCTION daz.bot_is_admin(p_room text, p_user text, p_rank numeric)
 RETURNS boolean
 LANGUAGE sql STABLE
@@ -250,7 +261,7 @@ COMMENT ON FUNCTION daz.bot_reply(text, text, text, text, text, timestamptz, boo
 
 REVOKE ALL ON FUNCTION daz.bot_split_args(text), daz.bot_duration(text),
     daz.bot_format_interval(interval), daz.bot_name(text), daz.bot_user_rank(text, text),
-    daz.bot_is_admin(text, text, numeric), daz.bot_user_online(text, text), daz.bot_joined_user(daz.jobs),
+    daz.bot_is_admin(text, text, numeric), daz.bot_user_online(text, text), daz.bot_joined_user(daz.jobs), daz.bot_rank_name(numeric),
     daz.bot_chunks(text, integer), daz.bot_reply(text, text, text, text, text, timestamptz, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION daz.bot_split_args(text), daz.bot_duration(text),
-    daz.bot_format_interval(interval) TO daz_operator, daz_reader;
+    daz.bot_format_interval(interval), daz.bot_rank_name(numeric) TO daz_operator, daz_reader;

@@ -1,6 +1,6 @@
 -- 50_bot_dispatch.sql — the command framework: parsing, aliases, routing of replies, refusals, cooldowns, errors, log.
 BEGIN;
-SELECT plan(66);
+SELECT plan(68);
 \ir 50_bot_helpers.psql
 
 -- Test commands: echo shows what the handler got; boom raises after a side effect.
@@ -115,13 +115,13 @@ SELECT is(pg_temp.say('alice', '!echo x', 'annex'), ARRAY['chat:["x"] rest=x via
 UPDATE daz.commands SET rooms = NULL WHERE name = 'echo';
 
 -- ---------------------------------------------------------------- rank, admin
-SELECT is(pg_temp.say('bob', '!greeter on'), ARRAY['pm:bob:!greeter needs rank 2 (yours is 0).'],
+SELECT is(pg_temp.say('bob', '!greeter on'), ARRAY['pm:bob:!greeter needs rank 2 (moderator) or higher; yours is 0 (guest).'],
           'rank refusal: a guest may not use a moderator command, told by pm');
 SELECT is(pg_temp.say('bob', '!greeter on'), '{}'::text[], 'the same refusal is not repeated within the cooldown');
 SELECT is(pg_temp.say('mod', '!greeter on'), ARRAY['chat:Greeter is now on in this room.'], 'a moderator (rank 2 from the userlist) may');
 SELECT daz.ingest(ARRAY[pg_temp.ev('setUserRank', '{"name": "mod", "rank": 1}', '{user,presence}', 'mod')]);
 UPDATE daz.command_cooldowns SET used_at = used_at - interval '1 hour', refused_until = NULL;
-SELECT is(pg_temp.say('mod', '!greeter off'), ARRAY['pm:mod:!greeter needs rank 2 (yours is 1).'],
+SELECT is(pg_temp.say('mod', '!greeter off'), ARRAY['pm:mod:!greeter needs rank 2 (moderator) or higher; yours is 1 (registered).'],
           'rank is read from daz.users at each command: demoted by setUserRank, refused');
 SELECT is(pg_temp.say('alice', '!playlistdelete 3'), ARRAY['pm:alice:!playlistdelete is for bot admins only.'],
           'admin refusal by pm');
@@ -140,6 +140,10 @@ SELECT is(pg_temp.say('alice', '!version'), '{}'::text[], 'a third (by alias) is
 SELECT is((SELECT array_agg(outcome ORDER BY id) FROM (SELECT id, outcome FROM daz.command_log WHERE username = 'alice' AND command = 'about') l),
           ARRAY['ok', 'cooldown', 'cooldown'], 'all three attempts are logged');
 SELECT is(pg_temp.say('bob', '!about')::text LIKE '{"chat:Daz %', true, 'cooldowns are per user');
+SELECT is(cardinality(pg_temp.say('bob', '!help')), 1, '!help answered');
+UPDATE daz.command_cooldowns SET used_at = used_at - interval '2 seconds' WHERE username = 'bob' AND command = 'help';
+SELECT is(pg_temp.say('bob', '!help ping'), ARRAY['chat:!ping — Answers pong, with how long the bot took. (cooldown 5s)'],
+          '!help <command> two seconds later is answered too (help''s cooldown is 1 second)');
 UPDATE daz.command_cooldowns SET used_at = used_at - interval '6 seconds' WHERE username = 'alice' AND command = 'about';
 SELECT is(pg_temp.say('alice', '!about')::text LIKE '{"chat:Daz %', true, 'after the cooldown it runs again');
 SELECT pg_temp.leave('boss');
