@@ -555,6 +555,51 @@ test('account registered through the control API logs in; setRank sends rank and
     await c.event('setUserRank', (u) => u.name === 'NewBot' && u.rank === 3);
 });
 
+test('moderation commands are run by the server, never shown as chat; a zero-width space in front makes them text', async (t) => {
+    const srv = await start(t, { channels: { reg: { registered: true, ranks: { Mod: 2 } } }, accounts: { Mod: 'pw' } });
+    const mod = await sio(t, srv, { join: 'reg', login: { name: 'Mod', pw: 'pw' } });
+    await mod.event('rank', (r) => r === 2);
+    const g = await sio(t, srv, { join: 'reg', login: { name: 'Gail' } });
+    const chatTexts = (c) => c.events.filter((e) => e.event === 'chatMsg').map((e) => e.args[0].msg);
+
+    // /rank and /poll are consumed even though their effects are not modelled
+    mod.socket.emit('chatMsg', { msg: '/rank Gail 2', meta: {} });
+    mod.socket.emit('chatMsg', { msg: '/poll lunch?,yes,no', meta: {} });
+    // a mute: setUserMeta, then Gail's lines reach nobody
+    mod.socket.emit('chatMsg', { msg: '/mute Gail', meta: {} });
+    await g.event('setUserMeta', (u) => u.name === 'Gail' && u.meta.muted === true);
+    g.socket.emit('chatMsg', { msg: 'muted line', meta: {} });
+    mod.socket.emit('chatMsg', { msg: '/unmute Gail', meta: {} });
+    await g.event('setUserMeta', (u) => u.name === 'Gail' && u.meta.muted === false);
+    // a shadow mute: Gail and the moderators see her line, marked shadow
+    mod.socket.emit('chatMsg', { msg: '/smute Gail', meta: {} });
+    await mod.event('setUserMeta', (u) => u.name === 'Gail' && u.meta.smuted === true);
+    g.socket.emit('chatMsg', { msg: 'shadow line', meta: {} });
+    await mod.event('chatMsg', (m) => m.msg === 'shadow line' && m.meta.shadow === true);
+    await g.event('chatMsg', (m) => m.msg === 'shadow line' && m.meta.shadow === true);
+    mod.socket.emit('chatMsg', { msg: '/unmute Gail', meta: {} });
+    await mod.event('setUserMeta', (u) => u.name === 'Gail' && u.meta.smuted === false);
+    // the bot's defence: a zero-width space in front is plain text, nobody is kicked
+    mod.socket.emit('chatMsg', { msg: '\u200b/kick Gail spam', meta: {} });
+    await g.event('chatMsg', (m) => m.msg === '\u200b/kick Gail spam');
+    assert.equal(g.count('kick'), 0);
+    // a ban kicks, and the name cannot come back
+    mod.socket.emit('chatMsg', { msg: '/ban Gail', meta: {} });
+    await g.event('kick', (k) => k.reason === "You're banned!");
+    await mod.event('userLeave', (u) => u.name === 'Gail');
+    const again = await sio(t, srv, { join: 'reg' });
+    again.socket.emit('login', { name: 'Gail' });
+    await again.event('kick', (k) => k.reason === "You're banned!");
+    assert.equal(again.count('login'), 0);
+    assert.equal(mod.count('addUser', (u) => u.name === 'Gail'), 1); // the banned rejoin was never announced
+
+    for (const c of [mod, g]) {
+        assert.ok(!chatTexts(c).some((m) => m.startsWith('/')), `no command was broadcast as chat: ${chatTexts(c)}`);
+        assert.ok(!chatTexts(c).includes('muted line'));
+    }
+    assert.deepEqual(srv.state('reg').users.map((u) => u.name), ['Mod']);
+});
+
 test('playback: -3 s lead-in, mediaUpdate ticks, auto-advance, temp item removed after playing', async (t) => {
     const srv = await start(t, { mediaLeadInMs: 20, mediaTickMs: 40, playbackSpeed: 50 });
     const c = await sio(t, srv, { join: 'play', login: { name: 'Viewer' } });
