@@ -12,6 +12,7 @@ DECLARE
     v_want   text := lower(p_ctx->'args'->>0);
     v_cmd    daz.commands;
     v_list   text;
+    v_parts  text[];
 BEGIN
     IF v_want IS NULL THEN
         SELECT string_agg(v_prefix || c.name, ' ' ORDER BY c.name) INTO v_list
@@ -19,7 +20,15 @@ BEGIN
          WHERE c.enabled
            AND (c.rooms IS NULL OR v_room = ANY (c.rooms))
            AND (v_admin OR (NOT c.admin_only AND c.min_rank <= v_rank));
-        RETURN format('Commands: %s — %shelp <command> for details.', coalesce(v_list, '(none)'), v_prefix);
+        v_list := format('%s — %shelp <command> for details.', coalesce(v_list, '(none)'), v_prefix);
+        -- A long list becomes numbered lines, each under CyTube's 320 characters and none starting
+        -- with the prefix (another bot in the room would take "!np !ping ..." for a command).
+        v_parts := daz.bot_chunks(v_list, 290);
+        IF cardinality(v_parts) = 1 THEN
+            RETURN 'Commands: ' || v_list;
+        END IF;
+        RETURN (SELECT string_agg(format('Commands (%s/%s): %s', i, cardinality(v_parts), v_parts[i]), E'\n' ORDER BY i)
+                  FROM generate_subscripts(v_parts, 1) i);
     END IF;
     IF left(v_want, length(v_prefix)) = v_prefix THEN
         v_want := substr(v_want, length(v_prefix) + 1);

@@ -182,8 +182,10 @@ SELECT pg_temp.join('boss', 3);
 SELECT pg_temp.chat('boss', '!help');
 SELECT daz.run_jobs('test', 100);
 SELECT ok((SELECT count(*) > 1 AND bool_and(length(j.payload->>'text') <= 320)
-             FROM daz.jobs j WHERE j.queue = 'cytube'),
-          '!help with many commands: several chat lines, none over 320 characters');
+                   AND bool_and(j.payload->>'text' ~ ('^Commands \(\d/' || n.n || '\): !'))
+             FROM daz.jobs j, (SELECT count(*) AS n FROM daz.jobs WHERE queue = 'cytube') n
+            WHERE j.queue = 'cytube'),
+          '!help with many commands: numbered lines "Commands (i/n): ...", none over 320 characters');
 SELECT is((SELECT count(*)::int FROM daz.commands c
             WHERE (SELECT string_agg(j.payload->>'text', ' ') FROM daz.jobs j WHERE j.queue = 'cytube')
                   ~ ('(^| )!' || c.name || '( |$)')),
