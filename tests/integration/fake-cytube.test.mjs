@@ -600,6 +600,22 @@ test('moderation commands are run by the server, never shown as chat; a zero-wid
     assert.deepEqual(srv.state('reg').users.map((u) => u.name), ['Mod']);
 });
 
+test('guestLoginDelayMs: a second guest login from the same IP within the delay fails and leaves a watcher', async (t) => {
+    const srv = await start(t, { guestLoginDelayMs: 1000 });
+    await sio(t, srv, { join: 'gl', login: { name: 'First' } });
+    const second = await sio(t, srv, { join: 'gl', login: { name: 'Second' } });
+    assert.deepEqual(second.events.find((e) => e.event === 'login').args[0], {
+        success: false,
+        error: 'Guest logins are restricted to one per IP address per 1 seconds.',
+    });
+    second.socket.emit('chatMsg', { msg: 'can I talk?', meta: {} });
+    await delay(1050);
+    second.socket.emit('login', { name: 'Second' });
+    await second.event('login', (l) => l.success === true);
+    assert.deepEqual(srv.state('gl').users.map((u) => u.name), ['First', 'Second']);
+    assert.ok(!srv.state('gl').history.some((h) => h.msg === 'can I talk?'), 'the watcher could not speak');
+});
+
 test('playback: -3 s lead-in, mediaUpdate ticks, auto-advance, temp item removed after playing', async (t) => {
     const srv = await start(t, { mediaLeadInMs: 20, mediaTickMs: 40, playbackSpeed: 50 });
     const c = await sio(t, srv, { join: 'play', login: { name: 'Viewer' } });
