@@ -261,7 +261,7 @@ COMMENT ON FUNCTION daz.bot_reply(text, text, text, text, text, timestamptz, boo
 
 REVOKE ALL ON FUNCTION daz.bot_split_args(text), daz.bot_duration(text),
     daz.bot_format_interval(interval), daz.bot_name(text), daz.bot_user_rank(text, text),
-    daz.bot_is_admin(text, text, numeric), daz.bot_user_online(text, text), daz.bot_joined_user(daz.jobs), daz.bot_rank_name(numeric),
-    daz.bot_chunks(text, integer), daz.bot_reply(text, text, text, text, text, timestamptz, boolean) FROM PUBLIC;
+    daz.bot_is_admin(text, text, numeric), daz.bot_user_online(text, text), daz.bot_joined_user(daz.jobs),
+    daz.bot_rank_name(numeric), daz.bot_chunks(text, integer), daz.bot_reply(text, text, text, text, text, timestamptz, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION daz.bot_split_args(text), daz.bot_duration(text),
     daz.bot_format_interval(interval), daz.bot_rank_name(numeric) TO daz_operator, daz_reader;
