@@ -18,7 +18,11 @@ BEGIN
     END IF;
     v_in := daz.bot_duration(v_arg);   -- raises 22023 "bad duration ..." for the user
     IF v_in < interval '1 second' OR v_in > v_max THEN
-        RETURN format('A reminder can be from 1s to %s away.', daz.bot_format_interval(v_max));
+        -- in hours up to two days, as people type it ("24h", not "1d")
+        RETURN format('A reminder can be from 1s to %s away.',
+                      CASE WHEN v_max <= interval '48 hours' AND extract(epoch FROM v_max)::bigint % 3600 = 0
+                           THEN (extract(epoch FROM v_max)::bigint / 3600) || 'h'
+                           ELSE daz.bot_format_interval(v_max) END);
     END IF;
     IF length(v_msg) > 300 THEN
         RETURN format('That reminder is %s characters; the limit is 300.', length(v_msg));
