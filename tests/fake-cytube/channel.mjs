@@ -229,6 +229,14 @@ export class Channel {
             setTimeout(() => member.channel === this && !member.joined && this.acceptJoin(member), loadDelay);
             return;
         }
+        if (member.loggedIn && this.bans.has(member.name.toLowerCase())) {
+            // logged in before joining with a banned name: refused before the burst
+            member.emit('kick', { reason: "You're banned!" });
+            member.channel = null;
+            member.socket?.disconnect();
+            this.server.changed();
+            return;
+        }
         const already = member.loggedIn ? this.find(member.name) : null;
         if (already && already !== member) this.kickForDuplicate(already);
         member.emit('setPermissions', { ...this.permissions });

@@ -591,7 +591,13 @@ test('moderation commands are run by the server, never shown as chat; a zero-wid
     again.socket.emit('login', { name: 'Gail' });
     await again.event('kick', (k) => k.reason === "You're banned!");
     assert.equal(again.count('login'), 0);
-    assert.equal(mod.count('addUser', (u) => u.name === 'Gail'), 1); // the banned rejoin was never announced
+    const early = await sio(t, srv); // logged in before joining
+    early.socket.emit('login', { name: 'Gail' });
+    await early.event('login', (l) => l.success === true);
+    early.socket.emit('joinChannel', { name: 'reg' });
+    await early.event('kick', (k) => k.reason === "You're banned!");
+    assert.equal(early.count('userlist'), 0);
+    assert.equal(mod.count('addUser', (u) => u.name === 'Gail'), 1); // the banned rejoins were never announced
 
     for (const c of [mod, g]) {
         assert.ok(!chatTexts(c).some((m) => m.startsWith('/')), `no command was broadcast as chat: ${chatTexts(c)}`);
