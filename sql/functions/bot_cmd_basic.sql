@@ -12,6 +12,7 @@ DECLARE
     v_want   text := lower(p_ctx->'args'->>0);
     v_cmd    daz.commands;
     v_list   text;
+    v_parts  text[];
 BEGIN
     IF v_want IS NULL THEN
         SELECT string_agg(v_prefix || c.name, ' ' ORDER BY c.name) INTO v_list
@@ -19,7 +20,15 @@ BEGIN
          WHERE c.enabled
            AND (c.rooms IS NULL OR v_room = ANY (c.rooms))
            AND (v_admin OR (NOT c.admin_only AND c.min_rank <= v_rank));
-        RETURN format('Commands: %s — %shelp <command> for details.', coalesce(v_list, '(none)'), v_prefix);
+        v_list := format('%s — %shelp <command> for details.', coalesce(v_list, '(none)'), v_prefix);
+        -- A long list becomes numbered lines, each under CyTube's 320 characters and none starting
+        -- with the prefix (another bot in the room would take "!np !ping ..." for a command).
+        v_parts := daz.bot_chunks(v_list, 290);
+        IF cardinality(v_parts) = 1 THEN
+            RETURN 'Commands: ' || v_list;
+        END IF;
+        RETURN (SELECT string_agg(format('Commands (%s/%s): %s', i, cardinality(v_parts), v_parts[i]), E'\n' ORDER BY i)
+                  FROM generate_subscripts(v_parts, 1) i);
     END IF;
     IF left(v_want, length(v_prefix)) = v_prefix THEN
         v_want := substr(v_want, length(v_prefix) + 1);
@@ -38,7 +47,7 @@ BEGIN
             CASE WHEN cardinality(v_cmd.aliases) > 0
                  THEN 'aliases: ' || array_to_string(ARRAY(SELECT v_prefix || a FROM unnest(v_cmd.aliases) a), ' ') END,
             CASE WHEN v_cmd.admin_only THEN 'bot admins only'
-                 WHEN v_cmd.min_rank > 0 THEN 'rank ' || v_cmd.min_rank || '+' END,
+                 WHEN v_cmd.min_rank > 0 THEN format('rank %s+, %s', v_cmd.min_rank, daz.bot_rank_name(v_cmd.min_rank)) END,
             'cooldown ' || daz.bot_format_interval(coalesce(v_cmd.cooldown, daz.setting('default_cooldown', '5 seconds')::interval))
         ) || ')');
 END

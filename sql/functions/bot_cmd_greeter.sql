@@ -34,12 +34,11 @@ SET search_path = pg_catalog, daz, pg_temp
 AS $$
 DECLARE
     v_room  text := p_job.payload->>'room';
-    v_name  text := p_job.payload->'payload'->>'name';
+    v_name  text := daz.bot_joined_user(p_job);
     v_delay interval := daz.setting('greeter_delay', '3 seconds')::interval;
     v_ok    boolean;
 BEGIN
-    IF p_job.payload->>'type' IS DISTINCT FROM 'addUser' OR v_name IS NULL
-       OR lower(v_name) = lower(daz.bot_name(v_room)) THEN
+    IF v_name IS NULL THEN
         RETURN jsonb_build_object('greeting', false, 'why', 'not a join of another user');
     END IF;
     IF NOT EXISTS (SELECT 1 FROM daz.greeter g WHERE g.room = v_room AND g.enabled) THEN
@@ -76,7 +75,7 @@ DECLARE
     v_user text := p_job.payload->>'user';
     v_msg  text;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM daz.users u WHERE u.room = v_room AND u.name = v_user AND u.online) THEN
+    IF NOT daz.bot_user_online(v_room, v_user) THEN
         -- Left before the greeting: not greeted, so the next join may be.
         DELETE FROM daz.greetings WHERE room = v_room AND username = lower(v_user);
         RETURN jsonb_build_object('greeted', false, 'why', 'left');

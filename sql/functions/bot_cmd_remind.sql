@@ -18,7 +18,11 @@ BEGIN
     END IF;
     v_in := daz.bot_duration(v_arg);   -- raises 22023 "bad duration ..." for the user
     IF v_in < interval '1 second' OR v_in > v_max THEN
-        RETURN format('A reminder can be from 1s to %s away.', daz.bot_format_interval(v_max));
+        -- in hours up to two days, as people type it ("24h", not "1d")
+        RETURN format('A reminder can be from 1s to %s away.',
+                      CASE WHEN v_max <= interval '48 hours' AND extract(epoch FROM v_max)::bigint % 3600 = 0
+                           THEN (extract(epoch FROM v_max)::bigint / 3600) || 'h'
+                           ELSE daz.bot_format_interval(v_max) END);
     END IF;
     IF length(v_msg) > 300 THEN
         RETURN format('That reminder is %s characters; the limit is 300.', length(v_msg));
@@ -50,7 +54,7 @@ DECLARE
     v_user text := v_p->>'user';
     v_ago  text := daz.bot_format_interval(now() - (v_p->>'set_at')::timestamptz);
 BEGIN
-    IF EXISTS (SELECT 1 FROM daz.users u WHERE u.room = v_room AND lower(u.name) = lower(v_user) AND u.online) THEN
+    IF daz.bot_user_online(v_room, v_user) THEN
         PERFORM daz.bot_reply(v_room, coalesce(v_p->>'via', 'chat'), v_user,
                               format('%s, reminder: %s (set %s ago)', v_user, v_p->>'text', v_ago),
                               p_job.correlation_id, now(), true);

@@ -32,7 +32,7 @@ BEGIN
           FROM daz.events e
          WHERE e.room = v_room AND e.type = 'chatMsg' AND e.actor = v_u.name
            AND e.received_at >= v_u.last_message_at - interval '1 day'
-         ORDER BY e.received_at DESC LIMIT 1;
+         ORDER BY e.received_at DESC, e.id DESC LIMIT 1;   -- ids are UUIDv7: ties keep arrival order
     END IF;
     RETURN concat(
         CASE WHEN v_u.online

@@ -24,7 +24,7 @@ BEGIN
     IF lower(v_to) = lower(p_ctx->>'bot') THEN
         RETURN 'I am listening already.';
     END IF;
-    IF EXISTS (SELECT 1 FROM daz.users u WHERE u.room = v_room AND lower(u.name) = lower(v_to) AND u.online) THEN
+    IF daz.bot_user_online(v_room, v_to) THEN
         RETURN format('%s is here right now — tell them yourself.', v_to);
     END IF;
     IF length(v_msg) > 400 THEN
@@ -52,16 +52,15 @@ SET search_path = pg_catalog, daz, pg_temp
 AS $$
 DECLARE
     v_room text := p_job.payload->>'room';
-    v_name text := p_job.payload->'payload'->>'name';
+    v_name text := daz.bot_joined_user(p_job);
     v_t    daz.tells;
     v_n    integer := 0;
 BEGIN
-    IF p_job.payload->>'type' IS DISTINCT FROM 'addUser' OR v_name IS NULL
-       OR lower(v_name) = lower(daz.bot_name(v_room)) THEN
+    IF v_name IS NULL THEN
         RETURN jsonb_build_object('delivered', 0, 'skipped', 'not a join of another user');
     END IF;
     -- A join replayed long after the fact (spool after an outage) delivers only if the user is still here.
-    IF NOT EXISTS (SELECT 1 FROM daz.users u WHERE u.room = v_room AND u.name = v_name AND u.online) THEN
+    IF NOT daz.bot_user_online(v_room, v_name) THEN
         RETURN jsonb_build_object('delivered', 0, 'skipped', 'user not online');
     END IF;
     FOR v_t IN

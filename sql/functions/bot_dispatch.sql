@@ -78,10 +78,13 @@ BEGIN
         RETURN jsonb_build_object('outcome', 'ignored', 'reason', 'not a chat or pm line');
     END IF;
     -- The bot never obeys itself (its own lines are also excluded by the subscription's `bot` tag),
-    -- nor history, nor a /me action ("/me !ping" narrates, it does not ask).
+    -- nor history, nor a /me action ("/me !ping" narrates, it does not ask), nor a shadow-muted
+    -- user: CyTube shows their lines (meta.shadow) only to moderators, and a public answer would
+    -- tell the whole room what the moderators hid.
     IF lower(v_user) = lower(daz.bot_name(v_room)) OR v_ev->'tags' ? 'history' OR v_ev->'tags' ? 'action'
-       OR (v_ev->'payload'->'meta'->>'action') IS NOT DISTINCT FROM 'true' THEN
-        RETURN jsonb_build_object('outcome', 'ignored', 'reason', 'own, history or action line');
+       OR (v_ev->'payload'->'meta'->>'action') IS NOT DISTINCT FROM 'true'
+       OR (v_ev->'payload'->'meta'->>'shadow') IS NOT DISTINCT FROM 'true' THEN
+        RETURN jsonb_build_object('outcome', 'ignored', 'reason', 'own, history, action or shadow-muted line');
     END IF;
     v_via := CASE v_type WHEN 'pm' THEN 'pm' ELSE 'chat' END;
     v_text := btrim(daz.html_to_text(v_html));
@@ -142,7 +145,8 @@ BEGIN
     END IF;
     IF v_rank < v_cmd.min_rank AND NOT v_admin THEN
         PERFORM daz.bot_refuse(v_ctx, v_cmd.name,
-            format('%s%s needs rank %s (yours is %s).', v_prefix, v_cmd.name, v_cmd.min_rank, v_rank),
+            format('%s%s needs rank %s (%s) or higher; yours is %s (%s).', v_prefix, v_cmd.name,
+                   v_cmd.min_rank, daz.bot_rank_name(v_cmd.min_rank), v_rank, daz.bot_rank_name(v_rank)),
             now() + greatest(v_cooldown, interval '5 seconds'));
         PERFORM daz.bot_log_command(v_ctx, v_cmd.name, 'rank', format('rank %s < %s', v_rank, v_cmd.min_rank));
         RETURN jsonb_build_object('outcome', 'rank', 'command', v_cmd.name);
@@ -187,7 +191,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION daz.cmd_dispatch(daz.jobs) IS
-    'Handler of the `commands` subscription: parses a chat/pm command line (HTML decoded, prefix, quoted args, at most command_max_length chars, not older than command_max_age), resolves the command or alias, checks enabled/rooms, admin_only, min_rank (rank from daz.users), the per-user cooldown (admins exempt), calls the handler with the context {room, user, rank, via, is_admin, invoked, command, args, rest, raw, prefix, bot, event_id, received_at} and replies by chat or pm at priority 1 with correlation_id = event id. Refusals go by pm once per cooldown. Handler errors are caught, answered briefly and logged; the job completes. Every attempt lands in daz.command_log.';
+    'Handler of the `commands` subscription: parses a chat/pm command line (never history, /me actions, the bot''s own or shadow-muted lines; HTML decoded, prefix, quoted args, at most command_max_length chars, not older than command_max_age), resolves the command or alias, checks enabled/rooms, admin_only, min_rank (rank from daz.users), the per-user cooldown (admins exempt), calls the handler with the context {room, user, rank, via, is_admin, invoked, command, args, rest, raw, prefix, bot, event_id, received_at} and replies by chat or pm at priority 1 with correlation_id = event id. Refusals go by pm once per cooldown. Handler errors are caught, answered briefly and logged; the job completes. Every attempt lands in daz.command_log.';
 
 REVOKE ALL ON FUNCTION daz.cmd_dispatch(daz.jobs), daz.bot_log_command(jsonb, text, text, text, text, timestamptz),
     daz.bot_refuse(jsonb, text, text, timestamptz) FROM PUBLIC;

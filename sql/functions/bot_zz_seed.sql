@@ -5,7 +5,7 @@
 -- disable it (UPDATE daz.commands SET enabled = false WHERE name = ...).
 
 INSERT INTO daz.commands (name, aliases, handler, min_rank, admin_only, cooldown, description, usage) VALUES
-    ('help', '{h,commands}', 'daz.cmd_help(jsonb)', 0, false, NULL,
+    ('help', '{h,commands}', 'daz.cmd_help(jsonb)', 0, false, '1 second',
      'Lists the commands you may use here, or describes one.', '[command]'),
     ('about', '{version,info}', 'daz.cmd_about(jsonb)', 0, false, NULL,
      'What this bot is: version, rooms, time here (queue depths for bot admins).', NULL),

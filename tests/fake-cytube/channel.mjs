@@ -67,6 +67,8 @@ export class Member {
         this.joined = false; // in the channel's member list (burst sent)
         this.profile = { image: '', text: '' };
         this.afk = false;
+        this.muted = false; // /mute: chat dropped
+        this.smuted = false; // /smute: chat seen only by moderators and the user (meta.shadow)
         this.chatLimiter = new FloodLimiter();
         this.queueLimiter = new FloodLimiter();
         // moderators see a masked IP (capture 02); any stable string of that shape will do
@@ -80,8 +82,8 @@ export class Member {
 
     /** §5 userlist entry; moderators get smuted, aliases and the masked ip (capture 02). */
     entry(forModerator) {
-        const meta = { afk: this.afk, muted: false };
-        if (forModerator) Object.assign(meta, { smuted: false, aliases: [this.name], ip: this.ipMask });
+        const meta = { afk: this.afk, muted: this.muted };
+        if (forModerator) Object.assign(meta, { smuted: this.smuted, aliases: [this.name], ip: this.ipMask });
         return { name: this.name, rank: this.rank, profile: { ...this.profile }, meta };
     }
 }
@@ -101,6 +103,7 @@ export class Channel {
         this.playlistLocked = cfg.playlistLocked ?? this.registered; // captures: true when registered
         this.motd = cfg.motd ?? '';
         this.password = cfg.password ?? null;
+        this.bans = new Set(); // lower-cased names banned with /ban or /ipban
         this.members = []; // join order: broadcasts go out in this order (capture 01)
         this.history = []; // last HISTORY_LINES chatMsg payloads
         this.chatLog = []; // everything said in the channel, for the control API and the demo page
@@ -226,6 +229,14 @@ export class Channel {
             setTimeout(() => member.channel === this && !member.joined && this.acceptJoin(member), loadDelay);
             return;
         }
+        if (member.loggedIn && this.bans.has(member.name.toLowerCase())) {
+            // logged in before joining with a banned name: refused before the burst
+            member.emit('kick', { reason: "You're banned!" });
+            member.channel = null;
+            member.socket?.disconnect();
+            this.server.changed();
+            return;
+        }
         const already = member.loggedIn ? this.find(member.name) : null;
         if (already && already !== member) this.kickForDuplicate(already);
         member.emit('setPermissions', { ...this.permissions });
@@ -293,6 +304,17 @@ export class Channel {
 
     /** Called after a successful login of a member that is in this channel. */
     loggedIn(member, { account }) {
+        if (this.bans.has(member.name.toLowerCase())) {
+            // refused before anyone hears of the user
+            member.emit('kick', { reason: "You're banned!" });
+            this.members.splice(this.members.indexOf(member), 1);
+            member.joined = false;
+            member.channel = null;
+            member.socket?.disconnect();
+            this.usercountChanged();
+            this.server.changed();
+            return;
+        }
         let old = null;
         if (account) {
             old = this.members.find((m) => m !== member && m.loggedIn && m.name.toLowerCase() === member.name.toLowerCase());
@@ -405,20 +427,43 @@ export class Channel {
             this.broadcast('setAFK', { name: member.name, afk: member.afk });
             return;
         }
-        if (p.command === 'kick') {
+        if (p.command === 'kick' || p.command === 'ban' || p.command === 'ipban') {
             // §4: moderation commands only exist in registered channels
-            if (!this.registered || member.rank < this.perm('kick')) return;
+            if (!this.registered || member.rank < this.perm(p.command === 'kick' ? 'kick' : 'ban')) return;
             const target = p.args[0] ? this.find(p.args[0]) : null;
             if (!target || target.rank >= member.rank) return;
-            const reason = p.rest.replace(/^\S+\s*/, '');
+            if (p.command !== 'kick') this.bans.add(target.name.toLowerCase());
+            const reason = p.command === 'kick' ? p.rest.replace(/^\S+\s*/, '') : "You're banned!";
             if (target.scripted) this.leave(target);
             else this.kick(target, reason, member.name);
             return;
         }
+        if (p.command === 'mute' || p.command === 'smute' || p.command === 'unmute') {
+            if (!this.registered || member.rank < this.perm('mute')) return;
+            const target = p.args[0] ? this.find(p.args[0]) : null;
+            if (!target || target.rank >= member.rank) return;
+            target.muted = p.command === 'mute';
+            target.smuted = p.command === 'smute';
+            const meta = { afk: target.afk, muted: target.muted };
+            for (const m of this.loggedInMembers()) {
+                m.emit('setUserMeta', { name: target.name, meta: m.rank >= 2 ? { ...meta, smuted: target.smuted } : meta });
+            }
+            this.server.changed();
+            return;
+        }
+        if (p.command === 'rank' || p.command === 'poll') return; // consumed; their effects are not modelled
         if (p.command === 'clear') {
             if (member.rank < this.perm('chatclear')) return;
             this.history = [];
             this.broadcast('clearchat');
+            return;
+        }
+        if (member.muted) return;
+        if (member.smuted) {
+            // only the user and the moderators see it, marked as shadow; not in the history
+            const payload = { username: member.name, msg: p.msg, meta: { ...p.meta, shadow: true }, time: Date.now() };
+            for (const m of this.loggedInMembers()) if (m === member || m.rank >= 2) m.emit('chatMsg', payload);
+            this.logChat({ type: 'chatMsg', username: member.name, msg: p.msg, meta: payload.meta, time: payload.time, scripted: member.scripted });
             return;
         }
         this.say(member, p.msg, p.meta);

@@ -28,6 +28,7 @@ const DEFAULTS = {
     playbackSpeed: 1, // media seconds per real second (tests speed playback up)
     channelLoadDelayMs: 0, // >0: an empty channel "loads" this long before the first burst
     chatMaxLength: 320,
+    guestLoginDelayMs: 0, // §3: CyTube's default is 60000 (one guest login per IP per 60 s); the captures had it off
     maxFrames: 200000, // recorded client frames kept (oldest dropped)
     webPort: null, // a number (0 = any free port) serves socketconfig from a separate web server
     controlPort: null, // a number starts the HTTP control API on loopback (0 = any free port)
@@ -108,6 +109,7 @@ export class FakeCytube extends EventEmitter {
         this.io.engine.on('connection', (conn) => this.onEngineConnection(conn));
         // §2: "Refused at connect: 44{"message":"Rate limit exceeded"}" (see refuseConnections)
         this.refuseCount = 0;
+        this.lastGuestLogin = new Map(); // ip -> time of the last guest login (guestLoginDelayMs)
         this.io.use((socket, next) => {
             if (this.refuseCount > 0) {
                 this.refuseCount--;
@@ -442,6 +444,16 @@ export class FakeCytube extends EventEmitter {
             const name = data.name;
             if (this.accounts.has(name.toLowerCase())) return fail(LOGIN_ERRORS.registered);
             if (ch && ch.find(name)) return fail(LOGIN_ERRORS.inUse);
+            const delay = this.opts.guestLoginDelayMs;
+            if (delay > 0) {
+                const ip = member.socket?.handshake?.address ?? '';
+                const last = this.lastGuestLogin.get(ip);
+                const now = performance.now();
+                if (last !== undefined && now - last < delay) {
+                    return fail(`Guest logins are restricted to one per IP address per ${Math.round(delay / 1000)} seconds.`);
+                }
+                this.lastGuestLogin.set(ip, now);
+            }
             member.name = name;
             member.globalRank = 0;
             member.rank = 0;

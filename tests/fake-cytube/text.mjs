@@ -44,10 +44,14 @@ export function replaceControlChars(text) {
     return text.replace(/[\u0000-\u001f\u007f]/g, ' ');
 }
 
+// §4: chat lines the server runs instead of broadcasting (with or without the rank to run them).
+const SERVER_COMMANDS = new Set(['afk', 'clear', 'kick', 'mute', 'smute', 'unmute', 'ban', 'ipban', 'rank', 'poll']);
+
 /**
   * CyTube's processing of one chat or PM line (§4, §5, captures 01 and 03).
   * Returns null when the line is dropped, else {msg, meta, command}.
-  * command is one of null, 'me', 'sp', 'afk', 'kick', 'clear' (with args for kick).
+  * command is one of null, 'me', 'sp', or a server command that is never broadcast as chat:
+  * 'afk', 'clear', 'kick', 'mute', 'smute', 'unmute', 'ban', 'ipban', 'rank', 'poll' (msg null, with args).
   * opts: {maxLength, allowControl, linkRegex, isPm}
   */
 export function processChatText(raw, opts = {}) {
@@ -73,7 +77,7 @@ export function processChatText(raw, opts = {}) {
                 command = 'sp';
                 text = rest;
                 meta.addClass = 'spoiler';
-            } else if (verb === 'afk' || verb === 'kick' || verb === 'clear') {
+            } else if (SERVER_COMMANDS.has(verb)) {
                 command = verb;
                 args = rest.split(/\s+/).filter(Boolean);
                 return { msg: null, meta, command, args, rest };

@@ -5,10 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { psql, scratchDb, fake, startDazd, joined, sent, until } from './lib/outbound.mjs';
 
-async function room(t, { before = null, users = [['Alice', 1]] } = {}) {
+async function room(t, { before = null, users = [['Alice', 1]], channels = undefined } = {}) {
     const db = await scratchDb(t);
     if (before) await psql(db, before);
-    const srv = await fake(t);
+    const srv = await fake(t, channels);
     for (const [name, rank] of users) srv.addUser('lobby', name, { rank });
     const dazd = await startDazd(t, { db, srv, rooms: [{ channel: 'lobby' }] });
     await joined(srv, 'lobby');
@@ -66,4 +66,21 @@ test('!playlistadd emits queue with the inferred type; the queueFail goes back t
     const f = await srv.waitForFrame('lobby', (x) => x.event === 'queue' && x.user === 'DazBot', 15000);
     assert.deepEqual(f.args[0], { id: 'dQw4w9WgXcQ', type: 'yt', pos: 'end', temp: true });
     await waitSaid(/^Boss, CyTube could not queue https:\/\/www\.youtube\.com\/watch\?v=dQw4w9WgXcQ: .+/, 'queueFail reported');
+});
+
+test('user text that a long reply brings to the start of a part cannot make the bot run /kick', async (t) => {
+    // The bot is a moderator in a registered channel, where /kick works. A tell whose delivery is
+    // longer than 320 characters, built so that "/kick Alice" starts the second part.
+    const { srv, said, waitSaid } = await room(t, {
+        channels: { lobby: { registered: true, ranks: { DazBot: 2 } } },
+        users: [['Alice', 1], ['Mallory', 0]],
+    });
+    await until(() => srv.state('lobby').users.some((u) => u.name === 'DazBot' && u.rank === 2), { label: 'bot is moderator' });
+    srv.say('lobby', 'Mallory', `!tell Bob ${'x'.repeat(275)} /kick Alice`);
+    await waitSaid(/^I will tell Bob when they next join/, 'tell confirmed');
+    srv.addUser('lobby', 'Bob', { rank: 0 });
+    await waitSaid(/\/kick Alice$/, 'tell delivered');
+    assert.ok(!said().some((m) => m.startsWith('/')), `no bot line starts with /: ${JSON.stringify(said())}`);
+    assert.ok(said().includes('\u200b/kick Alice'), 'the second part is defused');
+    assert.ok(srv.state('lobby').users.some((u) => u.name === 'Alice'), 'Alice was not kicked');
 });

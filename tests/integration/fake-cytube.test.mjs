@@ -153,6 +153,16 @@ async function raw(t, srv, opts) {
     return c;
 }
 
+/** A raw client connected, joined to channel and logged in as guest name. */
+async function rawGuest(t, srv, channel, name, opts) {
+    const c = await raw(t, srv, opts);
+    await c.connect();
+    c.emitEvent('joinChannel', { name: channel });
+    c.emitEvent('login', { name });
+    await c.event('login');
+    return c;
+}
+
 /** socket.io-client connection that records every event. */
 async function sio(t, srv, { join = null, login = null, ca = undefined } = {}) {
     const socket = sioConnect(srv.url, { transports: ['websocket'], reconnection: false, forceNew: true, ca });
@@ -371,11 +381,7 @@ test('a client ping (2) in EIO=4 closes the connection', async (t) => {
 
 test('kick: kick then 41, the WebSocket stays open and pinged; a 42 afterwards closes it', async (t) => {
     const srv = await start(t, { pingInterval: 150, pingTimeout: 1000 });
-    const c = await raw(t, srv);
-    await c.connect();
-    c.emitEvent('joinChannel', { name: 'kickchan' });
-    c.emitEvent('login', { name: 'Guest1' });
-    await c.event('login');
+    const c = await rawGuest(t, srv, 'kickchan', 'Guest1');
     srv.kick('kickchan', 'Guest1', 'bye');
     await c.frame((f) => f.data === '41', '41');
     const texts = c.texts();
@@ -549,6 +555,73 @@ test('account registered through the control API logs in; setRank sends rank and
     await c.event('setUserRank', (u) => u.name === 'NewBot' && u.rank === 3);
 });
 
+test('moderation commands are run by the server, never shown as chat; a zero-width space in front makes them text', async (t) => {
+    const srv = await start(t, { channels: { reg: { registered: true, ranks: { Mod: 2 } } }, accounts: { Mod: 'pw' } });
+    const mod = await sio(t, srv, { join: 'reg', login: { name: 'Mod', pw: 'pw' } });
+    await mod.event('rank', (r) => r === 2);
+    const g = await sio(t, srv, { join: 'reg', login: { name: 'Gail' } });
+    const chatTexts = (c) => c.events.filter((e) => e.event === 'chatMsg').map((e) => e.args[0].msg);
+
+    // /rank and /poll are consumed even though their effects are not modelled
+    mod.socket.emit('chatMsg', { msg: '/rank Gail 2', meta: {} });
+    mod.socket.emit('chatMsg', { msg: '/poll lunch?,yes,no', meta: {} });
+    // a mute: setUserMeta, then Gail's lines reach nobody
+    mod.socket.emit('chatMsg', { msg: '/mute Gail', meta: {} });
+    await g.event('setUserMeta', (u) => u.name === 'Gail' && u.meta.muted === true);
+    g.socket.emit('chatMsg', { msg: 'muted line', meta: {} });
+    mod.socket.emit('chatMsg', { msg: '/unmute Gail', meta: {} });
+    await g.event('setUserMeta', (u) => u.name === 'Gail' && u.meta.muted === false);
+    // a shadow mute: Gail and the moderators see her line, marked shadow
+    mod.socket.emit('chatMsg', { msg: '/smute Gail', meta: {} });
+    await mod.event('setUserMeta', (u) => u.name === 'Gail' && u.meta.smuted === true);
+    g.socket.emit('chatMsg', { msg: 'shadow line', meta: {} });
+    await mod.event('chatMsg', (m) => m.msg === 'shadow line' && m.meta.shadow === true);
+    await g.event('chatMsg', (m) => m.msg === 'shadow line' && m.meta.shadow === true);
+    mod.socket.emit('chatMsg', { msg: '/unmute Gail', meta: {} });
+    await mod.event('setUserMeta', (u) => u.name === 'Gail' && u.meta.smuted === false);
+    // the bot's defence: a zero-width space in front is plain text, nobody is kicked
+    mod.socket.emit('chatMsg', { msg: '\u200b/kick Gail spam', meta: {} });
+    await g.event('chatMsg', (m) => m.msg === '\u200b/kick Gail spam');
+    assert.equal(g.count('kick'), 0);
+    // a ban kicks, and the name cannot come back
+    mod.socket.emit('chatMsg', { msg: '/ban Gail', meta: {} });
+    await g.event('kick', (k) => k.reason === "You're banned!");
+    await mod.event('userLeave', (u) => u.name === 'Gail');
+    const again = await sio(t, srv, { join: 'reg' });
+    again.socket.emit('login', { name: 'Gail' });
+    await again.event('kick', (k) => k.reason === "You're banned!");
+    assert.equal(again.count('login'), 0);
+    const early = await sio(t, srv); // logged in before joining
+    early.socket.emit('login', { name: 'Gail' });
+    await early.event('login', (l) => l.success === true);
+    early.socket.emit('joinChannel', { name: 'reg' });
+    await early.event('kick', (k) => k.reason === "You're banned!");
+    assert.equal(early.count('userlist'), 0);
+    assert.equal(mod.count('addUser', (u) => u.name === 'Gail'), 1); // the banned rejoins were never announced
+
+    for (const c of [mod, g]) {
+        assert.ok(!chatTexts(c).some((m) => m.startsWith('/')), `no command was broadcast as chat: ${chatTexts(c)}`);
+        assert.ok(!chatTexts(c).includes('muted line'));
+    }
+    assert.deepEqual(srv.state('reg').users.map((u) => u.name), ['Mod']);
+});
+
+test('guestLoginDelayMs: a second guest login from the same IP within the delay fails and leaves a watcher', async (t) => {
+    const srv = await start(t, { guestLoginDelayMs: 1000 });
+    await sio(t, srv, { join: 'gl', login: { name: 'First' } });
+    const second = await sio(t, srv, { join: 'gl', login: { name: 'Second' } });
+    assert.deepEqual(second.events.find((e) => e.event === 'login').args[0], {
+        success: false,
+        error: 'Guest logins are restricted to one per IP address per 1 seconds.',
+    });
+    second.socket.emit('chatMsg', { msg: 'can I talk?', meta: {} });
+    await delay(1050);
+    second.socket.emit('login', { name: 'Second' });
+    await second.event('login', (l) => l.success === true);
+    assert.deepEqual(srv.state('gl').users.map((u) => u.name), ['First', 'Second']);
+    assert.ok(!srv.state('gl').history.some((h) => h.msg === 'can I talk?'), 'the watcher could not speak');
+});
+
 test('playback: -3 s lead-in, mediaUpdate ticks, auto-advance, temp item removed after playing', async (t) => {
     const srv = await start(t, { mediaLeadInMs: 20, mediaTickMs: 40, playbackSpeed: 50 });
     const c = await sio(t, srv, { join: 'play', login: { name: 'Viewer' } });
@@ -654,11 +727,7 @@ test('control: kick by name reaches only that client', async (t) => {
 
 test('control: drop closes the TCP connection without a close frame (1006)', async (t) => {
     const srv = await start(t);
-    const c = await raw(t, srv);
-    await c.connect();
-    c.emitEvent('joinChannel', { name: 'ctl' });
-    c.emitEvent('login', { name: 'Bot' });
-    await c.event('login');
+    const c = await rawGuest(t, srv, 'ctl', 'Bot');
     srv.drop('ctl', 'Bot');
     await c.waitClosed();
     assert.equal(c.closed.code, 1006);
@@ -667,11 +736,7 @@ test('control: drop closes the TCP connection without a close frame (1006)', asy
 
 test('control: freeze stops pings and all output; the connection stays open; the user stays', async (t) => {
     const srv = await start(t, { pingInterval: 60, pingTimeout: 100 });
-    const c = await raw(t, srv);
-    await c.connect();
-    c.emitEvent('joinChannel', { name: 'ctl' });
-    c.emitEvent('login', { name: 'Bot' });
-    await c.event('login');
+    const c = await rawGuest(t, srv, 'ctl', 'Bot');
     await c.frame((f) => f.data === '2', 'a ping before the freeze');
     srv.freeze('ctl', 'Bot');
     const n = c.frames.length;
@@ -686,11 +751,7 @@ test('control: freeze stops pings and all output; the connection stays open; the
 
 test('control: freeze with dropAfterMs drops the dead socket later and frees the guest name', async (t) => {
     const srv = await start(t);
-    const c = await raw(t, srv);
-    await c.connect();
-    c.emitEvent('joinChannel', { name: 'ctl' });
-    c.emitEvent('login', { name: 'Bot' });
-    await c.event('login');
+    const c = await rawGuest(t, srv, 'ctl', 'Bot');
     srv.freeze('ctl', 'Bot', { dropAfterMs: 100 });
     await srv.waitFor(() => srv.state('ctl').users.length === 0, 2000, 'the frozen user to be dropped');
     const again = await sio(t, srv, { join: 'ctl', login: { name: 'Bot' } });
@@ -749,11 +810,7 @@ test('control: flood delivers every numbered line exactly once, in order, at the
 
 test('recording: every client frame per channel with increasing ms timestamps; waitForFrame awaits one', async (t) => {
     const srv = await start(t);
-    const c = await raw(t, srv);
-    await c.connect();
-    c.emitEvent('joinChannel', { name: 'rec' });
-    c.emitEvent('login', { name: 'Bot' });
-    await c.event('login');
+    const c = await rawGuest(t, srv, 'rec', 'Bot');
     const since = performance.timeOrigin + performance.now();
     const wait = srv.waitForFrame('rec', (f) => f.event === 'chatMsg' && f.args[0].msg === 'later', 2000, { since });
     c.emitEvent('chatMsg', { msg: 'later', meta: {} });

@@ -1,6 +1,6 @@
 -- 50_bot_dispatch.sql — the command framework: parsing, aliases, routing of replies, refusals, cooldowns, errors, log.
 BEGIN;
-SELECT plan(60);
+SELECT plan(68);
 \ir 50_bot_helpers.psql
 
 -- Test commands: echo shows what the handler got; boom raises after a side effect.
@@ -17,10 +17,15 @@ $$;
 CREATE FUNCTION daz.cmd_test_lines(p_ctx jsonb) RETURNS text LANGUAGE sql AS $$
     SELECT E'/kick bob\n\nsecond line'
 $$;
+-- say: repeats the caller's text (as !tell, !seen or !quote do with what users typed).
+CREATE FUNCTION daz.cmd_test_say(p_ctx jsonb) RETURNS text LANGUAGE sql AS $$
+    SELECT p_ctx->>'rest'
+$$;
 INSERT INTO daz.commands (name, aliases, handler, description, cooldown) VALUES
     ('echo', '{ECHO2, e}', 'daz.cmd_test_echo(jsonb)', 'test', '0'),
     ('boom', '{}', 'daz.cmd_test_boom(jsonb)', 'test', NULL),
-    ('lines', '{}', 'daz.cmd_test_lines(jsonb)', 'test', '0');
+    ('lines', '{}', 'daz.cmd_test_lines(jsonb)', 'test', '0'),
+    ('say', '{}', 'daz.cmd_test_say(jsonb)', 'test', '0');
 
 -- ---------------------------------------------------------------- objects
 SELECT has_table('daz', 'commands', 'daz.commands exists');
@@ -66,6 +71,16 @@ SELECT ok(to_regclass('daz.commands') IS NOT NULL AND (SELECT count(*) FROM daz.
           'daz.commands and daz.users are untouched');
 SELECT is(pg_temp.say('alice', '!lines'), ARRAY[U&'chat:\200B/kick bob', 'chat:second line'],
           'one job per non-empty reply line; a line starting with / cannot become a CyTube command');
+SELECT is(pg_temp.say('alice', '!say ' || repeat('x', 315) || ' /kick boss flooding'),
+          ARRAY['chat:' || repeat('x', 315), U&'chat:\200B/kick boss flooding'],
+          'a reply over CyTube''s 320 characters is split at a space by the bot, and a part starting with / is defused');
+SELECT is(pg_temp.say('alice', '!say ' || repeat('😀', 200)),
+          ARRAY['chat:' || repeat('😀', 159), 'chat:' || repeat('😀', 41)],
+          'parts are measured as CyTube measures them (UTF-16 units: an emoji counts 2)');
+SELECT daz.bot_reply('lobby', 'chat', 'alice', repeat('word ', 900));
+SELECT is(pg_temp.take(),
+          ARRAY(SELECT 'chat:' || rtrim(repeat('word ', 64)) FROM generate_series(1, 3)) || ('chat:' || rtrim(repeat('word ', 8))),
+          'a reply line is cut at 1000 characters: at most 4 parts of it');
 
 -- ---------------------------------------------------------------- what is not dispatched
 SELECT pg_temp.chat('alice', '!ping', 'lobby', '{history}');
@@ -76,10 +91,15 @@ SELECT daz.ingest(ARRAY[pg_temp.ev('chatMsg', jsonb_build_object('username', 'al
     'meta', '{"addClass": "action", "action": true}'::jsonb, 'time', (extract(epoch FROM now()) * 1000)::bigint),
     '{chat,user-message,action}', 'alice')]);
 SELECT is(pg_temp.take(), '{}'::text[], 'a /me action that starts with the prefix is not a command');
+SELECT daz.ingest(ARRAY[pg_temp.ev('chatMsg', jsonb_build_object('username', 'bob', 'msg', '!8ball am I muted?',
+    'meta', '{"shadow": true}'::jsonb, 'time', (extract(epoch FROM now()) * 1000)::bigint),
+    '{chat,user-message}', 'bob')]);
+SELECT is(pg_temp.take(), '{}'::text[],
+          'a shadow-muted user''s line (seen only by moderators) is not answered: the room must not learn of it');
 SELECT is(pg_temp.say('alice', 'ping !ping'), '{}'::text[], 'a line not starting with the prefix is chat');
 SELECT is(pg_temp.say('alice', '!echo ' || repeat('x', 507)), '{}'::text[], 'a command line over 512 characters is ignored');
 SELECT is((SELECT outcome FROM daz.command_log ORDER BY id DESC LIMIT 1), 'too_long', '... and logged as too_long');
-SELECT ok((pg_temp.say('alice', '!echo ' || repeat('x', 506)))[1] LIKE 'chat:["' || repeat('x', 506) || '"] rest=x%',
+SELECT ok((pg_temp.say('alice', '!echo ' || repeat('x', 506)))[1] LIKE 'chat:["' || repeat('x', 300) || '%',
           'a command line of exactly 512 characters runs');
 SELECT pg_temp.chat('alice', '!ping', 'lobby', '{}', now() - interval '10 minutes');
 SELECT is(pg_temp.take(), '{}'::text[], 'a line received 10 minutes ago (a backlog) is not answered');
@@ -95,13 +115,13 @@ SELECT is(pg_temp.say('alice', '!echo x', 'annex'), ARRAY['chat:["x"] rest=x via
 UPDATE daz.commands SET rooms = NULL WHERE name = 'echo';
 
 -- ---------------------------------------------------------------- rank, admin
-SELECT is(pg_temp.say('bob', '!greeter on'), ARRAY['pm:bob:!greeter needs rank 2 (yours is 0).'],
+SELECT is(pg_temp.say('bob', '!greeter on'), ARRAY['pm:bob:!greeter needs rank 2 (moderator) or higher; yours is 0 (guest).'],
           'rank refusal: a guest may not use a moderator command, told by pm');
 SELECT is(pg_temp.say('bob', '!greeter on'), '{}'::text[], 'the same refusal is not repeated within the cooldown');
 SELECT is(pg_temp.say('mod', '!greeter on'), ARRAY['chat:Greeter is now on in this room.'], 'a moderator (rank 2 from the userlist) may');
 SELECT daz.ingest(ARRAY[pg_temp.ev('setUserRank', '{"name": "mod", "rank": 1}', '{user,presence}', 'mod')]);
 UPDATE daz.command_cooldowns SET used_at = used_at - interval '1 hour', refused_until = NULL;
-SELECT is(pg_temp.say('mod', '!greeter off'), ARRAY['pm:mod:!greeter needs rank 2 (yours is 1).'],
+SELECT is(pg_temp.say('mod', '!greeter off'), ARRAY['pm:mod:!greeter needs rank 2 (moderator) or higher; yours is 1 (registered).'],
           'rank is read from daz.users at each command: demoted by setUserRank, refused');
 SELECT is(pg_temp.say('alice', '!playlistdelete 3'), ARRAY['pm:alice:!playlistdelete is for bot admins only.'],
           'admin refusal by pm');
@@ -120,6 +140,10 @@ SELECT is(pg_temp.say('alice', '!version'), '{}'::text[], 'a third (by alias) is
 SELECT is((SELECT array_agg(outcome ORDER BY id) FROM (SELECT id, outcome FROM daz.command_log WHERE username = 'alice' AND command = 'about') l),
           ARRAY['ok', 'cooldown', 'cooldown'], 'all three attempts are logged');
 SELECT is(pg_temp.say('bob', '!about')::text LIKE '{"chat:Daz %', true, 'cooldowns are per user');
+SELECT is(cardinality(pg_temp.say('bob', '!help')), 1, '!help answered');
+UPDATE daz.command_cooldowns SET used_at = used_at - interval '2 seconds' WHERE username = 'bob' AND command = 'help';
+SELECT is(pg_temp.say('bob', '!help ping'), ARRAY['chat:!ping — Answers pong, with how long the bot took. (cooldown 5s)'],
+          '!help <command> two seconds later is answered too (help''s cooldown is 1 second)');
 UPDATE daz.command_cooldowns SET used_at = used_at - interval '6 seconds' WHERE username = 'alice' AND command = 'about';
 SELECT is(pg_temp.say('alice', '!about')::text LIKE '{"chat:Daz %', true, 'after the cooldown it runs again');
 SELECT pg_temp.leave('boss');
@@ -149,6 +173,25 @@ UPDATE daz.settings SET value = '!' WHERE key = 'command_prefix';
 SELECT is((SELECT ARRAY[ok_24h, errors_24h, refused_24h]::int[] FROM daz.command_overview WHERE name = 'about'), ARRAY[5, 0, 2],
           'daz.command_overview counts uses, errors and refusals of the last 24 hours');
 SELECT is((SELECT last_error FROM daz.command_overview WHERE name = 'boom'), '22012: division by zero', '... and shows the last error');
+
+-- ---------------------------------------------------------------- long !help
+INSERT INTO daz.commands (name, handler, description)
+SELECT 'extracommand' || i, 'daz.cmd_ping(jsonb)', 'test' FROM generate_series(10, 49) i;
+SELECT pg_temp.leave('boss');
+SELECT pg_temp.join('boss', 3);
+SELECT pg_temp.chat('boss', '!help');
+SELECT daz.run_jobs('test', 100);
+SELECT ok((SELECT count(*) > 1 AND bool_and(length(j.payload->>'text') <= 320)
+                   AND bool_and(j.payload->>'text' ~ ('^Commands \(\d/' || n.n || '\): !'))
+             FROM daz.jobs j, (SELECT count(*) AS n FROM daz.jobs WHERE queue = 'cytube') n
+            WHERE j.queue = 'cytube'),
+          '!help with many commands: numbered lines "Commands (i/n): ...", none over 320 characters');
+SELECT is((SELECT count(*)::int FROM daz.commands c
+            WHERE (SELECT string_agg(j.payload->>'text', ' ') FROM daz.jobs j WHERE j.queue = 'cytube')
+                  ~ ('(^| )!' || c.name || '( |$)')),
+          (SELECT count(*)::int FROM daz.commands),
+          '... which together name every command');
+DELETE FROM daz.jobs WHERE queue = 'cytube';
 
 -- ---------------------------------------------------------------- the commands table
 SELECT throws_ok($$INSERT INTO daz.commands (name, aliases, handler) VALUES ('other', '{E}', 'daz.cmd_ping(jsonb)')$$,

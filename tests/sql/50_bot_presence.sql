@@ -67,8 +67,8 @@ SELECT is((SELECT count(*)::int FROM daz.jobs WHERE kind = 'remind'), 0, '... on
 SELECT ok((pg_temp.whisper('alice', '!remind 90s drink water'))[1] LIKE 'pm:alice:alice: I will remind you in 1m 30s (%', '!remind by pm: confirmed by pm');
 UPDATE daz.jobs SET run_at = now() WHERE kind = 'remind';
 SELECT is(pg_temp.take(), ARRAY['pm:alice:alice, reminder: drink water (set 0s ago)'], '... and reminds by pm');
-SELECT is(pg_temp.say('alice', '!remind 25h nope'), ARRAY['chat:A reminder can be from 1s to 1d away.'], 'more than 24 hours is refused');
-SELECT is(pg_temp.say('alice', '!remind 2d nope'), ARRAY['chat:A reminder can be from 1s to 1d away.'], '2d too');
+SELECT is(pg_temp.say('alice', '!remind 25h nope'), ARRAY['chat:A reminder can be from 1s to 24h away.'], 'more than 24 hours is refused');
+SELECT is(pg_temp.say('alice', '!remind 2d nope'), ARRAY['chat:A reminder can be from 1s to 24h away.'], '2d too');
 SELECT is(pg_temp.say('alice', '!remind 1h'), ARRAY['chat:Usage: !remind <duration> <message>, e.g. !remind 1h30m stretch'], '!remind without a message: usage');
 SELECT ok((pg_temp.say('alice', '!remind 10 tea'))[1] LIKE 'chat:alice: I will remind you in 10m (%', 'a bare number is minutes');
 SELECT pg_temp.leave('alice');
