@@ -70,9 +70,11 @@ BEGIN
              WHERE room = v_ev.room AND uid = (v_p->>'uid')::bigint;
         WHEN 'setCurrent' THEN
             CONTINUE WHEN jsonb_typeof(v_p) IS DISTINCT FROM 'number';
-            UPDATE daz.playlist SET is_current = (uid = v_p::text::numeric)
-             WHERE room = v_ev.room AND (is_current OR uid = v_p::text::numeric)
-               AND is_current IS DISTINCT FROM (uid = v_p::text::numeric);
+            -- A uid that is no integer names no item: the current one is cleared.
+            v_uid := daz.events_uid(v_p);
+            UPDATE daz.playlist SET is_current = COALESCE(uid = v_uid, false)
+             WHERE room = v_ev.room AND (is_current OR uid = v_uid)
+               AND is_current IS DISTINCT FROM COALESCE(uid = v_uid, false);
         WHEN 'changeMedia' THEN
             WITH closed AS (
                 UPDATE daz.media_plays SET ended_at = v_ev.received_at
@@ -106,13 +108,26 @@ COMMENT ON FUNCTION daz.events_apply_playlist(daz.event_in[]) IS
     'Internal to daz.ingest: applies the stored playlist, queue, delete, moveVideo, setTemp, setCurrent and changeMedia '
     'events of a batch, in received order, to daz.playlist and daz.media_plays. Returns events applied.';
 
+-- A playlist uid from JSON: the number as bigint when it is an integer in range, else NULL. Compared
+-- as bigint, a uid is looked up in the primary key (as numeric, every item of the room is cast).
+CREATE OR REPLACE FUNCTION daz.events_uid(p_value jsonb)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN pg_catalog.jsonb_typeof(p_value) = 'number' AND p_value::text OPERATOR(pg_catalog.~) '^-?[0-9]{1,18}(\.0*)?$'
+                THEN (p_value::text)::numeric::bigint END
+$$;
+COMMENT ON FUNCTION daz.events_uid(jsonb) IS
+    'Internal to daz.ingest: a CyTube playlist uid from JSON as bigint (NULL unless an integral number of at most 18 digits).';
+
 -- Position for an item placed after p_after (a uid, "prepend" or "append"), ignoring item p_skip
 -- (the item being moved or re-queued).
 CREATE OR REPLACE FUNCTION daz.events_playlist_pos(p_room text, p_after jsonb, p_skip bigint DEFAULT NULL)
 RETURNS numeric
 LANGUAGE plpgsql STABLE
-SET plan_cache_mode = force_generic_plan
 AS $$
+DECLARE
+    v_after bigint := daz.events_uid(p_after);
 BEGIN
     RETURN (SELECT CASE
            WHEN p_after = '"prepend"' THEN
@@ -123,7 +138,7 @@ BEGIN
                   LEFT JOIN LATERAL (SELECT min(n.pos) AS pos FROM daz.playlist n
                                       WHERE n.room = p_room AND n.pos > pv.pos AND n.uid IS DISTINCT FROM p_skip) nx ON true
                  WHERE pv.room = p_room
-                   AND pv.uid = CASE WHEN jsonb_typeof(p_after) = 'number' THEN (p_after::text)::numeric END
+                   AND pv.uid = v_after
                    AND pv.uid IS DISTINCT FROM p_skip),
                -- "append", or an unknown predecessor: at the end.
                COALESCE((SELECT max(pos) FROM daz.playlist WHERE room = p_room AND uid IS DISTINCT FROM p_skip), 0) + 1)
@@ -203,6 +218,11 @@ BEGIN
         SELECT e.id, e.received_at, e.room, e.type, e.actor, e.server_time, e.payload, e.ord,
                t.tags,
                CASE
+                   -- The usual case first, in one test: id and time present, room and type of 1..64
+                   -- characters without control characters (one regular expression for both).
+                   WHEN e.id IS NOT NULL AND e.received_at IS NOT NULL
+                        AND length(e.room) BETWEEN 1 AND 64 AND length(e.type) BETWEEN 1 AND 64
+                        AND e.room || e.type !~ '[[:cntrl:]]' THEN NULL
                    WHEN e.id IS NULL THEN 'id is missing'
                    WHEN e.received_at IS NULL THEN 'received_at is missing'
                    WHEN e.room IS NULL OR e.room = '' THEN 'room is empty'
@@ -268,16 +288,18 @@ BEGIN
         ON CONFLICT DO NOTHING
         RETURNING id, received_at, room, type, tags, actor, server_time, payload
     ),
+    -- The UTC hour by date_bin from a UTC midnight: plain arithmetic (date_trunc with a zone name
+    -- looks the zone up on every row).
     counters AS (
         INSERT INTO daz.ingest_counters AS c (hour, room, type, stored, dropped, duplicates)
         SELECT x.hour, x.room, x.type, sum(x.stored), sum(x.dropped), sum(x.kept) - sum(x.stored)
-          FROM (SELECT date_trunc('hour', s.received_at, 'UTC') AS hour, s.room, s.type, 0 AS stored,
+          FROM (SELECT date_bin('1 hour', s.received_at, timestamptz '2000-01-01 00:00+00') AS hour, s.room, s.type, 0 AS stored,
                        count(*) FILTER (WHERE s.dropped) AS dropped, count(*) FILTER (WHERE NOT s.dropped) AS kept
                   FROM src s
                  WHERE s.reason IS NULL
                  GROUP BY 1, 2, 3
                 UNION ALL
-                SELECT date_trunc('hour', i.received_at, 'UTC'), i.room, i.type, count(*), 0, 0
+                SELECT date_bin('1 hour', i.received_at, timestamptz '2000-01-01 00:00+00'), i.room, i.type, count(*), 0, 0
                   FROM ins i
                  GROUP BY 1, 2, 3) x
          GROUP BY 1, 2, 3
@@ -387,13 +409,16 @@ BEGIN
                messages = u.messages + p.n
           FROM per_user p
          WHERE NOT p.has_presence AND u.room = p.room AND u.name = p.name
+        RETURNING u.room, u.name
     ),
+    -- The chatters the update did not find are new (read from the update's own result: no second
+    -- look at daz.users).
     chatters_new AS (
         INSERT INTO daz.users (room, name, first_seen, last_seen, last_message_at, messages)
         SELECT p.room, p.name, p.first_at, p.last_at, p.last_msg, p.n
           FROM per_user p
          WHERE NOT p.has_presence
-           AND NOT EXISTS (SELECT 1 FROM daz.users u WHERE u.room = p.room AND u.name = p.name)
+           AND NOT EXISTS (SELECT 1 FROM chatters_up c WHERE c.room = p.room AND c.name = p.name)
         -- Another session may have added the user meanwhile: add to its row then.
         ON CONFLICT (room, name) DO UPDATE
            SET first_seen = LEAST(users.first_seen, EXCLUDED.first_seen),
@@ -473,4 +498,5 @@ COMMENT ON FUNCTION daz.ingest(daz.event_in[]) IS
 REVOKE ALL ON FUNCTION daz.ingest(daz.event_in[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION daz.events_apply_playlist(daz.event_in[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION daz.events_playlist_pos(text, jsonb, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION daz.events_uid(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION daz.ingest(daz.event_in[]) TO daz_daemon;
