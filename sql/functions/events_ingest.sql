@@ -357,74 +357,61 @@ BEGIN
         UNION ALL
         SELECT * FROM implied
     ),
-    -- One row per user seen in the batch: last presence values (ordered aggregates over the few
-    -- presence facts), chat count and times (plain aggregates over the chat lines), merged by a
-    -- second plain aggregation: no join between the two.
+    -- One row per user seen in the batch: last presence values (the first of each user's few facts
+    -- in an order per value: one sort of all facts per value, not one per user), chat count and
+    -- times (plain aggregates over the chat lines), merged by a plain aggregation: no join.
     per_user AS (
         SELECT x.room, x.name, bool_or(x.online) AS online, max(x.rank) AS rank, bool_or(x.afk) AS afk,
-               min(x.first_at) AS first_at, max(x.last_at) AS last_at, sum(x.n) AS n, max(x.last_msg) AS last_msg,
-               bool_or(x.has_presence) AS has_presence
+               min(x.first_at) AS first_at, max(x.last_at) AS last_at, sum(x.n) AS n, max(x.last_msg) AS last_msg
           FROM (SELECT f.room, f.name,
-                       (array_agg(f.online ORDER BY f.at DESC, f.id DESC) FILTER (WHERE f.online IS NOT NULL))[1] AS online,
-                       (array_agg(f.rank ORDER BY f.at DESC, f.id DESC) FILTER (WHERE f.rank IS NOT NULL))[1] AS rank,
-                       (array_agg(f.afk ORDER BY f.at DESC, f.id DESC) FILTER (WHERE f.afk IS NOT NULL))[1] AS afk,
-                       min(f.at) FILTER (WHERE NOT f.implied) AS first_at,
-                       max(f.at) FILTER (WHERE NOT f.implied) AS last_at,
-                       0 AS n, NULL::timestamptz AS last_msg, true AS has_presence
+                       first_value(f.online) OVER (PARTITION BY f.room, f.name ORDER BY f.online IS NULL, f.at DESC, f.id DESC) AS online,
+                       first_value(f.rank) OVER (PARTITION BY f.room, f.name ORDER BY f.rank IS NULL, f.at DESC, f.id DESC) AS rank,
+                       first_value(f.afk) OVER (PARTITION BY f.room, f.name ORDER BY f.afk IS NULL, f.at DESC, f.id DESC) AS afk,
+                       CASE WHEN NOT f.implied THEN f.at END AS first_at,
+                       CASE WHEN NOT f.implied THEN f.at END AS last_at,
+                       0 AS n, NULL::timestamptz AS last_msg
                   FROM facts f
-                 GROUP BY f.room, f.name
                 UNION ALL
                 SELECT i.room, i.actor, NULL, NULL, NULL, min(i.received_at), max(i.received_at),
-                       count(*), max(COALESCE(i.server_time, i.received_at)), false
+                       count(*), max(COALESCE(i.server_time, i.received_at))
                   FROM ins i
                  WHERE i.type = 'chatMsg' AND i.actor IS NOT NULL AND i.actor <> '' AND i.actor NOT LIKE '[%]'
                  GROUP BY i.room, i.actor) x
          GROUP BY x.room, x.name
     ),
-    -- Users with presence facts in this batch (few): merged with their current row.
+    -- Known users: one update each, in place (presence values where the batch has them, counters
+    -- added). The values are merged with the row as it is when updated, not as first read.
     users_up AS (
-        INSERT INTO daz.users AS u (room, name, rank, online, afk, first_seen, last_seen, last_message_at, messages)
-        SELECT p.room, p.name,
-               COALESCE(p.rank, cur.rank),
-               COALESCE(p.online, cur.online, false),
-               COALESCE(p.afk, cur.afk, false),
-               COALESCE(LEAST(cur.first_seen, p.first_at), cur.last_seen),
-               COALESCE(GREATEST(cur.last_seen, p.last_at), cur.first_seen),
-               GREATEST(cur.last_message_at, p.last_msg),
-               COALESCE(cur.messages, 0) + p.n
-          FROM per_user p
-          LEFT JOIN LATERAL (SELECT * FROM daz.users u0 WHERE u0.room = p.room AND u0.name = p.name LIMIT 1) cur ON true
-         WHERE p.has_presence AND COALESCE(p.first_at, cur.first_seen) IS NOT NULL
-        ON CONFLICT (room, name) DO UPDATE
-           SET rank = EXCLUDED.rank, online = EXCLUDED.online, afk = EXCLUDED.afk,
-               first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen,
-               last_message_at = EXCLUDED.last_message_at, messages = EXCLUDED.messages
-    ),
-    -- Users who only chatted in this batch (most of them): counters added in place, new ones inserted.
-    chatters_up AS (
         UPDATE daz.users u
-           SET first_seen = LEAST(u.first_seen, p.first_at),
+           SET rank = COALESCE(p.rank, u.rank),
+               online = COALESCE(p.online, u.online),
+               afk = COALESCE(p.afk, u.afk),
+               first_seen = LEAST(u.first_seen, p.first_at),
                last_seen = GREATEST(u.last_seen, p.last_at),
                last_message_at = GREATEST(u.last_message_at, p.last_msg),
                messages = u.messages + p.n
           FROM per_user p
-         WHERE NOT p.has_presence AND u.room = p.room AND u.name = p.name
+         WHERE u.room = p.room AND u.name = p.name
         RETURNING u.room, u.name
     ),
-    -- The chatters the update did not find are new (read from the update's own result: no second
-    -- look at daz.users).
-    chatters_new AS (
-        INSERT INTO daz.users (room, name, first_seen, last_seen, last_message_at, messages)
-        SELECT p.room, p.name, p.first_at, p.last_at, p.last_msg, p.n
+    -- The users the update did not find are new (read from the update's own result: no second look
+    -- at daz.users). A user only implied offline by a userlist is not added.
+    users_new AS (
+        INSERT INTO daz.users AS u (room, name, rank, online, afk, first_seen, last_seen, last_message_at, messages)
+        SELECT p.room, p.name, p.rank, COALESCE(p.online, false), COALESCE(p.afk, false),
+               p.first_at, p.last_at, p.last_msg, p.n
           FROM per_user p
-         WHERE NOT p.has_presence
-           AND NOT EXISTS (SELECT 1 FROM chatters_up c WHERE c.room = p.room AND c.name = p.name)
-        -- Another session may have added the user meanwhile: add to its row then.
+         WHERE p.first_at IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM users_up c WHERE c.room = p.room AND c.name = p.name)
+        -- Another session may have added the user meanwhile: merge into its row then.
         ON CONFLICT (room, name) DO UPDATE
-           SET first_seen = LEAST(users.first_seen, EXCLUDED.first_seen),
-               last_seen = GREATEST(users.last_seen, EXCLUDED.last_seen),
-               last_message_at = GREATEST(users.last_message_at, EXCLUDED.last_message_at),
-               messages = users.messages + EXCLUDED.messages
+           SET rank = COALESCE(EXCLUDED.rank, u.rank),
+               online = EXCLUDED.online,
+               afk = EXCLUDED.afk,
+               first_seen = LEAST(u.first_seen, EXCLUDED.first_seen),
+               last_seen = GREATEST(u.last_seen, EXCLUDED.last_seen),
+               last_message_at = GREATEST(u.last_message_at, EXCLUDED.last_message_at),
+               messages = u.messages + EXCLUDED.messages
     ),
     -- Sessions: each offline -> online change opens one, each online -> offline change closes one.
     changes AS (
