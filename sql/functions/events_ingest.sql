@@ -451,10 +451,11 @@ BEGIN
                   FROM daz.subscriptions sub
                   JOIN daz.queues q ON q.name = sub.queue
                  WHERE sub.enabled) s
-            ON i.tags @> s.tags
-           AND NOT i.tags && s.exclude_tags
-           AND (s.types IS NULL OR i.type = ANY (s.types))
+            -- Cheapest tests first: type and room, then the tag arrays.
+            ON (s.types IS NULL OR i.type = ANY (s.types))
            AND (s.rooms IS NULL OR i.room = ANY (s.rooms))
+           AND i.tags @> s.tags
+           AND NOT i.tags && s.exclude_tags
          WHERE i.tags && v_key_tags OR i.type = ANY (v_key_types) OR i.room = ANY (v_key_rooms)
     )
     SELECT count(*),
