@@ -395,20 +395,37 @@ BEGIN
         RETURNING u.room, u.name
     ),
     -- The users the update did not find are new (read from the update's own result: no second look
-    -- at daz.users). A user only implied offline by a userlist is not added.
+    -- at daz.users). A user only implied offline by a userlist is not added. Another session may
+    -- have added the user meanwhile: then its row is merged with, in two inserts so that a user
+    -- who only chatted here leaves the presence values of that row as they are.
     users_new AS (
-        INSERT INTO daz.users AS u (room, name, rank, online, afk, first_seen, last_seen, last_message_at, messages)
-        SELECT p.room, p.name, p.rank, COALESCE(p.online, false), COALESCE(p.afk, false),
-               p.first_at, p.last_at, p.last_msg, p.n
+        SELECT p.*
           FROM per_user p
          WHERE p.first_at IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM users_up c WHERE c.room = p.room AND c.name = p.name)
-        -- Another session may have added the user meanwhile: merge into its row then.
+    ),
+    users_new_pres AS (
+        INSERT INTO daz.users AS u (room, name, rank, online, afk, first_seen, last_seen, last_message_at, messages)
+        SELECT p.room, p.name, p.rank, COALESCE(p.online, false), COALESCE(p.afk, false),
+               p.first_at, p.last_at, p.last_msg, p.n
+          FROM users_new p
+         WHERE p.online IS NOT NULL OR p.afk IS NOT NULL OR p.rank IS NOT NULL
         ON CONFLICT (room, name) DO UPDATE
            SET rank = COALESCE(EXCLUDED.rank, u.rank),
                online = EXCLUDED.online,
                afk = EXCLUDED.afk,
                first_seen = LEAST(u.first_seen, EXCLUDED.first_seen),
+               last_seen = GREATEST(u.last_seen, EXCLUDED.last_seen),
+               last_message_at = GREATEST(u.last_message_at, EXCLUDED.last_message_at),
+               messages = u.messages + EXCLUDED.messages
+    ),
+    users_new_chat AS (
+        INSERT INTO daz.users AS u (room, name, first_seen, last_seen, last_message_at, messages)
+        SELECT p.room, p.name, p.first_at, p.last_at, p.last_msg, p.n
+          FROM users_new p
+         WHERE p.online IS NULL AND p.afk IS NULL AND p.rank IS NULL
+        ON CONFLICT (room, name) DO UPDATE
+           SET first_seen = LEAST(u.first_seen, EXCLUDED.first_seen),
                last_seen = GREATEST(u.last_seen, EXCLUDED.last_seen),
                last_message_at = GREATEST(u.last_message_at, EXCLUDED.last_message_at),
                messages = u.messages + EXCLUDED.messages
