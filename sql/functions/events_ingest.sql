@@ -70,9 +70,11 @@ BEGIN
              WHERE room = v_ev.room AND uid = (v_p->>'uid')::bigint;
         WHEN 'setCurrent' THEN
             CONTINUE WHEN jsonb_typeof(v_p) IS DISTINCT FROM 'number';
-            UPDATE daz.playlist SET is_current = (uid = v_p::text::numeric)
-             WHERE room = v_ev.room AND (is_current OR uid = v_p::text::numeric)
-               AND is_current IS DISTINCT FROM (uid = v_p::text::numeric);
+            -- A uid that is no integer names no item: the current one is cleared.
+            v_uid := daz.events_uid(v_p);
+            UPDATE daz.playlist SET is_current = COALESCE(uid = v_uid, false)
+             WHERE room = v_ev.room AND (is_current OR uid = v_uid)
+               AND is_current IS DISTINCT FROM COALESCE(uid = v_uid, false);
         WHEN 'changeMedia' THEN
             WITH closed AS (
                 UPDATE daz.media_plays SET ended_at = v_ev.received_at
@@ -106,13 +108,26 @@ COMMENT ON FUNCTION daz.events_apply_playlist(daz.event_in[]) IS
     'Internal to daz.ingest: applies the stored playlist, queue, delete, moveVideo, setTemp, setCurrent and changeMedia '
     'events of a batch, in received order, to daz.playlist and daz.media_plays. Returns events applied.';
 
+-- A playlist uid from JSON: the number as bigint when it is an integer in range, else NULL. Compared
+-- as bigint, a uid is looked up in the primary key (as numeric, every item of the room is cast).
+CREATE OR REPLACE FUNCTION daz.events_uid(p_value jsonb)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN pg_catalog.jsonb_typeof(p_value) = 'number' AND p_value::text OPERATOR(pg_catalog.~) '^-?[0-9]{1,18}(\.0*)?$'
+                THEN (p_value::text)::numeric::bigint END
+$$;
+COMMENT ON FUNCTION daz.events_uid(jsonb) IS
+    'Internal to daz.ingest: a CyTube playlist uid from JSON as bigint (NULL unless an integral number of at most 18 digits).';
+
 -- Position for an item placed after p_after (a uid, "prepend" or "append"), ignoring item p_skip
 -- (the item being moved or re-queued).
 CREATE OR REPLACE FUNCTION daz.events_playlist_pos(p_room text, p_after jsonb, p_skip bigint DEFAULT NULL)
 RETURNS numeric
 LANGUAGE plpgsql STABLE
-SET plan_cache_mode = force_generic_plan
 AS $$
+DECLARE
+    v_after bigint := daz.events_uid(p_after);
 BEGIN
     RETURN (SELECT CASE
            WHEN p_after = '"prepend"' THEN
@@ -123,7 +138,7 @@ BEGIN
                   LEFT JOIN LATERAL (SELECT min(n.pos) AS pos FROM daz.playlist n
                                       WHERE n.room = p_room AND n.pos > pv.pos AND n.uid IS DISTINCT FROM p_skip) nx ON true
                  WHERE pv.room = p_room
-                   AND pv.uid = CASE WHEN jsonb_typeof(p_after) = 'number' THEN (p_after::text)::numeric END
+                   AND pv.uid = v_after
                    AND pv.uid IS DISTINCT FROM p_skip),
                -- "append", or an unknown predecessor: at the end.
                COALESCE((SELECT max(pos) FROM daz.playlist WHERE room = p_room AND uid IS DISTINCT FROM p_skip), 0) + 1)
@@ -203,6 +218,11 @@ BEGIN
         SELECT e.id, e.received_at, e.room, e.type, e.actor, e.server_time, e.payload, e.ord,
                t.tags,
                CASE
+                   -- The usual case first, in one test: id and time present, room and type of 1..64
+                   -- characters without control characters (one regular expression for both).
+                   WHEN e.id IS NOT NULL AND e.received_at IS NOT NULL
+                        AND length(e.room) BETWEEN 1 AND 64 AND length(e.type) BETWEEN 1 AND 64
+                        AND e.room || e.type !~ '[[:cntrl:]]' THEN NULL
                    WHEN e.id IS NULL THEN 'id is missing'
                    WHEN e.received_at IS NULL THEN 'received_at is missing'
                    WHEN e.room IS NULL OR e.room = '' THEN 'room is empty'
@@ -268,16 +288,18 @@ BEGIN
         ON CONFLICT DO NOTHING
         RETURNING id, received_at, room, type, tags, actor, server_time, payload
     ),
+    -- The UTC hour by date_bin from a UTC midnight: plain arithmetic (date_trunc with a zone name
+    -- looks the zone up on every row).
     counters AS (
         INSERT INTO daz.ingest_counters AS c (hour, room, type, stored, dropped, duplicates)
         SELECT x.hour, x.room, x.type, sum(x.stored), sum(x.dropped), sum(x.kept) - sum(x.stored)
-          FROM (SELECT date_trunc('hour', s.received_at, 'UTC') AS hour, s.room, s.type, 0 AS stored,
+          FROM (SELECT date_bin('1 hour', s.received_at, timestamptz '2000-01-01 00:00+00') AS hour, s.room, s.type, 0 AS stored,
                        count(*) FILTER (WHERE s.dropped) AS dropped, count(*) FILTER (WHERE NOT s.dropped) AS kept
                   FROM src s
                  WHERE s.reason IS NULL
                  GROUP BY 1, 2, 3
                 UNION ALL
-                SELECT date_trunc('hour', i.received_at, 'UTC'), i.room, i.type, count(*), 0, 0
+                SELECT date_bin('1 hour', i.received_at, timestamptz '2000-01-01 00:00+00'), i.room, i.type, count(*), 0, 0
                   FROM ins i
                  GROUP BY 1, 2, 3) x
          GROUP BY 1, 2, 3
@@ -335,71 +357,78 @@ BEGIN
         UNION ALL
         SELECT * FROM implied
     ),
-    -- One row per user seen in the batch: last presence values (ordered aggregates over the few
-    -- presence facts), chat count and times (plain aggregates over the chat lines), merged by a
-    -- second plain aggregation: no join between the two.
+    -- One row per user seen in the batch: last presence values (the first of each user's few facts
+    -- in an order per value: one sort of all facts per value, not one per user), chat count and
+    -- times (plain aggregates over the chat lines), merged by a plain aggregation: no join.
     per_user AS (
         SELECT x.room, x.name, bool_or(x.online) AS online, max(x.rank) AS rank, bool_or(x.afk) AS afk,
-               min(x.first_at) AS first_at, max(x.last_at) AS last_at, sum(x.n) AS n, max(x.last_msg) AS last_msg,
-               bool_or(x.has_presence) AS has_presence
+               min(x.first_at) AS first_at, max(x.last_at) AS last_at, sum(x.n) AS n, max(x.last_msg) AS last_msg
           FROM (SELECT f.room, f.name,
-                       (array_agg(f.online ORDER BY f.at DESC, f.id DESC) FILTER (WHERE f.online IS NOT NULL))[1] AS online,
-                       (array_agg(f.rank ORDER BY f.at DESC, f.id DESC) FILTER (WHERE f.rank IS NOT NULL))[1] AS rank,
-                       (array_agg(f.afk ORDER BY f.at DESC, f.id DESC) FILTER (WHERE f.afk IS NOT NULL))[1] AS afk,
-                       min(f.at) FILTER (WHERE NOT f.implied) AS first_at,
-                       max(f.at) FILTER (WHERE NOT f.implied) AS last_at,
-                       0 AS n, NULL::timestamptz AS last_msg, true AS has_presence
+                       first_value(f.online) OVER (PARTITION BY f.room, f.name ORDER BY f.online IS NULL, f.at DESC, f.id DESC) AS online,
+                       first_value(f.rank) OVER (PARTITION BY f.room, f.name ORDER BY f.rank IS NULL, f.at DESC, f.id DESC) AS rank,
+                       first_value(f.afk) OVER (PARTITION BY f.room, f.name ORDER BY f.afk IS NULL, f.at DESC, f.id DESC) AS afk,
+                       CASE WHEN NOT f.implied THEN f.at END AS first_at,
+                       CASE WHEN NOT f.implied THEN f.at END AS last_at,
+                       0 AS n, NULL::timestamptz AS last_msg
                   FROM facts f
-                 GROUP BY f.room, f.name
                 UNION ALL
                 SELECT i.room, i.actor, NULL, NULL, NULL, min(i.received_at), max(i.received_at),
-                       count(*), max(COALESCE(i.server_time, i.received_at)), false
+                       count(*), max(COALESCE(i.server_time, i.received_at))
                   FROM ins i
                  WHERE i.type = 'chatMsg' AND i.actor IS NOT NULL AND i.actor <> '' AND i.actor NOT LIKE '[%]'
                  GROUP BY i.room, i.actor) x
          GROUP BY x.room, x.name
     ),
-    -- Users with presence facts in this batch (few): merged with their current row.
+    -- Known users: one update each, in place (presence values where the batch has them, counters
+    -- added). The values are merged with the row as it is when updated, not as first read.
     users_up AS (
-        INSERT INTO daz.users AS u (room, name, rank, online, afk, first_seen, last_seen, last_message_at, messages)
-        SELECT p.room, p.name,
-               COALESCE(p.rank, cur.rank),
-               COALESCE(p.online, cur.online, false),
-               COALESCE(p.afk, cur.afk, false),
-               COALESCE(LEAST(cur.first_seen, p.first_at), cur.last_seen),
-               COALESCE(GREATEST(cur.last_seen, p.last_at), cur.first_seen),
-               GREATEST(cur.last_message_at, p.last_msg),
-               COALESCE(cur.messages, 0) + p.n
-          FROM per_user p
-          LEFT JOIN LATERAL (SELECT * FROM daz.users u0 WHERE u0.room = p.room AND u0.name = p.name LIMIT 1) cur ON true
-         WHERE p.has_presence AND COALESCE(p.first_at, cur.first_seen) IS NOT NULL
-        ON CONFLICT (room, name) DO UPDATE
-           SET rank = EXCLUDED.rank, online = EXCLUDED.online, afk = EXCLUDED.afk,
-               first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen,
-               last_message_at = EXCLUDED.last_message_at, messages = EXCLUDED.messages
-    ),
-    -- Users who only chatted in this batch (most of them): counters added in place, new ones inserted.
-    chatters_up AS (
         UPDATE daz.users u
-           SET first_seen = LEAST(u.first_seen, p.first_at),
+           SET rank = COALESCE(p.rank, u.rank),
+               online = COALESCE(p.online, u.online),
+               afk = COALESCE(p.afk, u.afk),
+               first_seen = LEAST(u.first_seen, p.first_at),
                last_seen = GREATEST(u.last_seen, p.last_at),
                last_message_at = GREATEST(u.last_message_at, p.last_msg),
                messages = u.messages + p.n
           FROM per_user p
-         WHERE NOT p.has_presence AND u.room = p.room AND u.name = p.name
+         WHERE u.room = p.room AND u.name = p.name
+        RETURNING u.room, u.name
     ),
-    chatters_new AS (
-        INSERT INTO daz.users (room, name, first_seen, last_seen, last_message_at, messages)
-        SELECT p.room, p.name, p.first_at, p.last_at, p.last_msg, p.n
+    -- The users the update did not find are new (read from the update's own result: no second look
+    -- at daz.users). A user only implied offline by a userlist is not added. Another session may
+    -- have added the user meanwhile: then its row is merged with, in two inserts so that a user
+    -- who only chatted here leaves the presence values of that row as they are.
+    users_new AS (
+        SELECT p.*
           FROM per_user p
-         WHERE NOT p.has_presence
-           AND NOT EXISTS (SELECT 1 FROM daz.users u WHERE u.room = p.room AND u.name = p.name)
-        -- Another session may have added the user meanwhile: add to its row then.
+         WHERE p.first_at IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM users_up c WHERE c.room = p.room AND c.name = p.name)
+    ),
+    users_new_pres AS (
+        INSERT INTO daz.users AS u (room, name, rank, online, afk, first_seen, last_seen, last_message_at, messages)
+        SELECT p.room, p.name, p.rank, COALESCE(p.online, false), COALESCE(p.afk, false),
+               p.first_at, p.last_at, p.last_msg, p.n
+          FROM users_new p
+         WHERE p.online IS NOT NULL OR p.afk IS NOT NULL OR p.rank IS NOT NULL
         ON CONFLICT (room, name) DO UPDATE
-           SET first_seen = LEAST(users.first_seen, EXCLUDED.first_seen),
-               last_seen = GREATEST(users.last_seen, EXCLUDED.last_seen),
-               last_message_at = GREATEST(users.last_message_at, EXCLUDED.last_message_at),
-               messages = users.messages + EXCLUDED.messages
+           SET rank = COALESCE(EXCLUDED.rank, u.rank),
+               online = EXCLUDED.online,
+               afk = EXCLUDED.afk,
+               first_seen = LEAST(u.first_seen, EXCLUDED.first_seen),
+               last_seen = GREATEST(u.last_seen, EXCLUDED.last_seen),
+               last_message_at = GREATEST(u.last_message_at, EXCLUDED.last_message_at),
+               messages = u.messages + EXCLUDED.messages
+    ),
+    users_new_chat AS (
+        INSERT INTO daz.users AS u (room, name, first_seen, last_seen, last_message_at, messages)
+        SELECT p.room, p.name, p.first_at, p.last_at, p.last_msg, p.n
+          FROM users_new p
+         WHERE p.online IS NULL AND p.afk IS NULL AND p.rank IS NULL
+        ON CONFLICT (room, name) DO UPDATE
+           SET first_seen = LEAST(u.first_seen, EXCLUDED.first_seen),
+               last_seen = GREATEST(u.last_seen, EXCLUDED.last_seen),
+               last_message_at = GREATEST(u.last_message_at, EXCLUDED.last_message_at),
+               messages = u.messages + EXCLUDED.messages
     ),
     -- Sessions: each offline -> online change opens one, each online -> offline change closes one.
     changes AS (
@@ -429,9 +458,10 @@ BEGIN
     -- Routing (issue 9): every stored event matching an enabled subscription becomes one job.
     routed AS (
         INSERT INTO daz.jobs (queue, kind, room, payload, priority, max_attempts, correlation_id, handler)
+        -- The payload is the event as a daz.event_in (same keys as jsonb_build_object of the fields,
+        -- a quarter cheaper to build).
         SELECT s.queue, s.name, i.room,
-               jsonb_build_object('id', i.id, 'received_at', i.received_at, 'room', i.room, 'type', i.type,
-                                  'tags', i.tags, 'actor', i.actor, 'server_time', i.server_time, 'payload', i.payload),
+               to_jsonb(ROW(i.id, i.received_at, i.room, i.type, i.tags, i.actor, i.server_time, i.payload)::daz.event_in),
                s.priority, s.max_attempts, i.id::text, s.handler
           FROM ins i
           JOIN (SELECT sub.name, sub.tags, sub.exclude_tags, sub.types, sub.rooms, sub.queue, sub.handler,
@@ -439,10 +469,11 @@ BEGIN
                   FROM daz.subscriptions sub
                   JOIN daz.queues q ON q.name = sub.queue
                  WHERE sub.enabled) s
-            ON i.tags @> s.tags
-           AND NOT i.tags && s.exclude_tags
-           AND (s.types IS NULL OR i.type = ANY (s.types))
+            -- Cheapest tests first: type and room, then the tag arrays.
+            ON (s.types IS NULL OR i.type = ANY (s.types))
            AND (s.rooms IS NULL OR i.room = ANY (s.rooms))
+           AND i.tags @> s.tags
+           AND NOT i.tags && s.exclude_tags
          WHERE i.tags && v_key_tags OR i.type = ANY (v_key_types) OR i.room = ANY (v_key_rooms)
     )
     SELECT count(*),
@@ -473,4 +504,5 @@ COMMENT ON FUNCTION daz.ingest(daz.event_in[]) IS
 REVOKE ALL ON FUNCTION daz.ingest(daz.event_in[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION daz.events_apply_playlist(daz.event_in[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION daz.events_playlist_pos(text, jsonb, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION daz.events_uid(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION daz.ingest(daz.event_in[]) TO daz_daemon;

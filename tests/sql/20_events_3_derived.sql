@@ -1,6 +1,6 @@
 -- 20_events_3_derived.sql — derived state from realistic CyTube payloads: users, sessions, playlist, media plays.
 BEGIN;
-SELECT plan(30);
+SELECT plan(35);
 
 CREATE FUNCTION pg_temp.ev(p_n int, p_type text, p_tags text[], p_actor text, p_payload jsonb,
                            p_room text DEFAULT 'botchan', p_server_time timestamptz DEFAULT NULL)
@@ -132,13 +132,31 @@ SELECT is(daz.ingest(ARRAY[
 SELECT results_eq($$SELECT uid::int FROM daz.playlist WHERE room = 'botchan' ORDER BY pos$$, $$VALUES (9), (8), (7)$$,
                   'queue after "prepend" goes first, moveVideo after "append" goes last');
 
+-- Uids are looked up as bigint: an integral number written with a fraction (8.0) names the item,
+-- one that is not integral (1.5) or out of range names none.
+SELECT is(daz.ingest(ARRAY[
+    pg_temp.ev(55, 'setCurrent', '{media,change}', NULL, '8.0'),
+    pg_temp.ev(56, 'queue', '{media,queue}', NULL, jsonb_build_object('item', pg_temp.item(10, 'fixture10', 'TestBot'), 'after', 9.0))]),
+   2, 'setCurrent 8.0 and queue after 9.0 stored');
+SELECT results_eq($$SELECT uid::int, is_current FROM daz.playlist WHERE room = 'botchan' ORDER BY pos$$,
+                  $$VALUES (9, false), (10, false), (8, true), (7, false)$$, '8.0 is item 8, 9.0 is item 9');
+SELECT is(daz.ingest(ARRAY[
+    pg_temp.ev(57, 'setCurrent', '{media,change}', NULL, '1.5'),
+    pg_temp.ev(58, 'moveVideo', '{media,queue}', NULL, '{"from":9,"after":100000000000000000000}')]), 2, 'setCurrent 1.5, move after a huge uid');
+SELECT results_eq($$SELECT uid::int, is_current FROM daz.playlist WHERE room = 'botchan' ORDER BY pos$$,
+                  $$VALUES (10, false), (8, false), (7, false), (9, false)$$,
+                  'a non-integral setCurrent clears the current item; after an unknown uid is the end');
+SELECT is(ARRAY[daz.events_uid('7'), daz.events_uid('-7'), daz.events_uid('7.00'), daz.events_uid('7.5'),
+                daz.events_uid('"7"'), daz.events_uid('1e40'), daz.events_uid(NULL)],
+          ARRAY[7, -7, 7, NULL, NULL, NULL, NULL]::bigint[], 'daz.events_uid: integral JSON numbers only');
+
 -- Hostile payloads do not cost the batch.
 SELECT is(daz.ingest(ARRAY[
     pg_temp.ev(61, 'queue', '{media,queue}', NULL, '{"item":{"uid":"x"},"after":[]}'),
     pg_temp.ev(62, 'addUser', '{user,presence}', NULL, '{"name":{"a":1},"rank":"admin"}'),
     pg_temp.ev(63, 'userlist', '{user,presence}', NULL, '"not a list"'),
     pg_temp.ev(64, 'setCurrent', '{media,change}', NULL, '"x"')]), 4, 'malformed payloads are stored, derived state skips them');
-SELECT results_eq($$SELECT uid::int FROM daz.playlist WHERE room = 'botchan' ORDER BY pos$$, $$VALUES (9), (8), (7)$$,
+SELECT results_eq($$SELECT uid::int FROM daz.playlist WHERE room = 'botchan' ORDER BY pos$$, $$VALUES (10), (8), (7), (9)$$,
                   'playlist unchanged by them');
 SELECT is((SELECT count(*)::int FROM daz.users WHERE name LIKE '{%'), 0, 'no user made from a non-string name');
 
