@@ -594,6 +594,20 @@ static size_t room_capacity(struct ob_room *o)
 	return want > held ? want - held : 0;
 }
 
+/*
+ * Shutting down: every job claimed and not yet (fully) written is failed retryably, so the next
+ * dazd sends it without waiting for its lease to expire. Jobs already written stay on o->sent
+ * until their echo or deadline (or the room's close settles them).
+ */
+static void hand_back_queued(struct outbox_state *s)
+{
+	for (struct ob_room *o = s->rooms; o; o = o->next) {
+		lws_sul_cancel(&o->sul);
+		while (o->queue)
+			outbox_job_fail(o->queue, "dazd shutting down", true);
+	}
+}
+
 static void claim_done(struct pg_conn *c, PGresult *res, void *arg)
 {
 	struct outbox_state *s = arg;
@@ -607,6 +621,8 @@ static void claim_done(struct pg_conn *c, PGresult *res, void *arg)
 		log_warn("outbox", "claim failed: %s",
 		         res ? pg_result_error(res) : "connection lost");
 		s->claim_again = false;
+		if (d->phase != DAZD_RUNNING)
+			dazd_check_drained(d);
 		return;
 	}
 	int n = PQntuples(res);
@@ -639,12 +655,22 @@ static void claim_done(struct pg_conn *c, PGresult *res, void *arg)
 	}
 	if (n > 0)
 		log_debug("outbox", "claimed %d job(s)", n);
+	if (d->phase != DAZD_RUNNING) {
+		/*
+		 * The claim was sent before SIGTERM and answered during the drain: these jobs are
+		 * running under this worker, and nothing would send them now. Hand them back at
+		 * once, or a clean exit would leave them to the lease expiry.
+		 */
+		hand_back_queued(s);
+		dazd_check_drained(d);
+		return;
+	}
 	for (struct ob_room *o = s->rooms; o; o = o->next) {
 		if (!o->queue)
 			continue;
 		if (room_sendable(s, o, NULL))
 			pump(o);
-		else if (!s->draining && !o->paused)
+		else if (!o->paused)
 			outbox_room_drop_jobs(o, "room offline", "connection lost");
 	}
 	s->last_claim_full = (size_t)n >= s->claim_limit;
@@ -652,8 +678,6 @@ static void claim_done(struct pg_conn *c, PGresult *res, void *arg)
 		s->claim_again = false;
 		outbox_wake(d);
 	}
-	if (s->draining)
-		dazd_check_drained(d);
 }
 
 static void claim(struct outbox_state *s)
@@ -663,7 +687,7 @@ static void claim(struct outbox_state *s)
 	size_t n = 0, limit = 0;
 	char slimit[16], lease[32];
 
-	if (s->draining || !pg_conn_up(outbox_db(d)))
+	if (s->draining || d->phase != DAZD_RUNNING || !pg_conn_up(outbox_db(d)))
 		return;
 	if (s->claim_in_flight) {
 		s->claim_again = true;
@@ -824,14 +848,18 @@ static bool drained(struct dazd *d, void *arg)
 		s->drain_started = true;
 		s->draining = true;
 		lws_sul_cancel(&s->sul_poll);
-		for (struct ob_room *o = s->rooms; o; o = o->next) {
-			lws_sul_cancel(&o->sul);
-			while (o->queue)
-				outbox_job_fail(o->queue, "dazd shutting down", true);
-		}
-		ack_flush(s->ack);
+		lws_sul_cancel(&s->sul_wake);
 		confirm_tick_start(s);
 	}
+	hand_back_queued(s);
+	ack_flush(s->ack);
+	/*
+	 * A claim sent before the drain began is still running in the database: its jobs are
+	 * 'running' under this worker as soon as it commits. Wait for its answer (claim_done hands
+	 * them back); a lost connection answers too, and the drain timeout bounds the wait.
+	 */
+	if (s->claim_in_flight)
+		return false;
 	for (struct ob_room *o = s->rooms; o; o = o->next)
 		if (o->sent)
 			return false; /* waiting for echoes or their deadline */

@@ -2,7 +2,7 @@
 // that keeps failing, a lost NOTIFY.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { psql, scratchDb, fake, startDazd, joined, until } from './lib/outbound.mjs';
+import { psql, scratchDb, fake, startDazd, joined, until, holdClaims } from './lib/outbound.mjs';
 
 const botLines = (srv, ch = 'lobby') => srv.chatLog(ch).filter((l) => l.username === 'DazBot').map((l) => l.msg);
 
@@ -112,6 +112,43 @@ test('SIGTERM hands back what was not sent: retried by the next dazd, nothing le
     assert.equal(await psql(db, `SELECT count(*) FROM daz.dead_letters`), '0');
     const lines = botLines(srv);
     for (let g = 1; g <= 4; g++) assert.ok(lines.includes(`term ${g}`), `term ${g} reached the channel`);
+});
+
+test('SIGTERM while a claim is in flight: dazd waits for its answer and hands those jobs back', async (t) => {
+    const db = await scratchDb(t);
+    const srv = await fake(t);
+    const rooms = [{ channel: 'lobby' }];
+    const a = await startDazd(t, { db, srv, rooms });
+    await joined(srv, 'lobby');
+    const hold = await holdClaims(t, db);
+    const ids = (await psql(db, `SELECT daz.say('lobby', 'late ' || g) FROM generate_series(1, 3) g`)).split('\n');
+    await until(
+        async () => (await psql(db, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+                                       AND query LIKE '%daz.claim(%' AND wait_event = 'advisory'`)) === '1',
+        { label: 'a claim waiting in the database' },
+    );
+    a.proc.kill('SIGTERM');
+    await until(() => /state joined -> offline: shutting down/.test(a.log()), { label: 'the room closed for the drain' });
+    // Everything else is drained now; only the claim is outstanding.
+    const early = await Promise.race([a.exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 1000))]);
+    await hold.release();
+    const r = await a.exited;
+    await until(
+        async () => (await psql(db, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+                                       AND pid <> pg_backend_pid() AND query LIKE '%daz.claim(%' AND state = 'active'`)) === '0',
+        { label: 'the claim finished in the database' },
+    );
+    assert.equal(r.code, 0, 'dazd exits 0');
+    assert.equal(await psql(db, `SELECT count(*) FROM daz.jobs WHERE id IN (${ids}) AND state = 'running'`), '0',
+        'no job left running');
+    assert.equal(early, false, 'dazd did not exit while its claim was in flight');
+    assert.equal(await psql(db, `SELECT count(*) FROM daz.jobs WHERE id IN (${ids}) AND state = 'ready'
+                                   AND attempts = 1 AND last_error = 'dazd shutting down'`), '3',
+        'the claimed jobs were handed back as "dazd shutting down"');
+    await startDazd(t, { db, srv, rooms });
+    await allDone(db, ids, { nudge: true });
+    assert.equal(await psql(db, `SELECT count(*) FROM daz.dead_letters`), '0');
+    for (let g = 1; g <= 3; g++) assert.ok(botLines(srv).includes(`late ${g}`), `late ${g} reached the channel`);
 });
 
 test('jobs held when the connection drops are failed retryably and delivered after the reconnect', async (t) => {

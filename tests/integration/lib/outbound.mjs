@@ -143,3 +143,35 @@ export async function jobState(db, id) {
 export function listening(d, timeoutMs = 10000) {
     return until(() => /listening on daz_jobs and daz_control/.test(d.log()), { timeoutMs, label: 'dazd listening' });
 }
+
+/**
+ * Hold daz.claim of cytube jobs in the database until release(): a trigger in db makes the claim's
+ * UPDATE wait for an advisory lock that a psql session of the test holds. Lets a test have a
+ * claim in flight at a moment of its choosing. Returns {release()}; released after the test too.
+ */
+export async function holdClaims(t, db, key = 7007) {
+    await psql(
+        db,
+        `CREATE FUNCTION public.hold_claim() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN PERFORM pg_advisory_xact_lock_shared(${key}); RETURN NEW; END $$;
+         CREATE TRIGGER hold_claim BEFORE UPDATE ON daz.jobs FOR EACH ROW
+           WHEN (NEW.queue = 'cytube' AND NEW.state = 'running' AND OLD.state <> 'running')
+           EXECUTE FUNCTION public.hold_claim()`,
+    );
+    const proc = spawn('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-d', db], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (b) => (out += b));
+    proc.stderr.on('data', (b) => (out += b));
+    const exited = new Promise((resolve) => proc.on('exit', resolve));
+    proc.stdin.write(`SELECT pg_advisory_lock(${key});\nSELECT 'held';\n`);
+    await until(() => out.includes('held'), { label: 'the advisory lock held' });
+    let released = false;
+    const release = async () => {
+        if (released) return;
+        released = true;
+        proc.stdin.end(); // psql quits, its session ends, the lock goes
+        await exited;
+    };
+    onCleanup(t, release);
+    return { release };
+}
