@@ -59,6 +59,8 @@ SELECT dblink_disconnect('tap_listen') IS NOT NULL AS gone \gset
 -- Durability of claims: a claim that is a transaction of its own commits without waiting for the
 -- disk (synchronous_commit off for that transaction only), unless the queue has durable_claims; a
 -- claim inside a larger transaction leaves the transaction's durability alone.
+-- (The session asks for synchronous commits itself: test clusters may run without them.)
+SELECT pg_temp.remote('SET synchronous_commit = on') AS made \gset
 SELECT pg_temp.remote($$SELECT daz.enqueue_many('[{"queue":"tq_conc","kind":"d"},{"queue":"tq_conc","kind":"d"},
                                                             {"queue":"tq_conc","kind":"d"}]')$$) AS sent \gset
 SELECT is((SELECT s FROM dblink('tap_setup', $$SELECT current_setting('synchronous_commit') FROM daz.claim('tq_conc', 'w', 1)$$)
@@ -73,6 +75,7 @@ SELECT pg_temp.remote($$UPDATE daz.queues SET durable_claims = true WHERE name =
 SELECT is((SELECT s FROM dblink('tap_setup', $$SELECT current_setting('synchronous_commit') FROM daz.claim('tq_conc', 'w', 1)$$)
                     AS t(s text)),
           'on', 'durable_claims: a claim on its own waits for the disk');
+SELECT pg_temp.remote('RESET synchronous_commit') AS made \gset
 SELECT pg_temp.cleanup() AS cleaned \gset
 SELECT pg_temp.remote($$INSERT INTO daz.queues (name, comment) VALUES ('tq_conc', 'concurrency test')$$) AS made \gset
 
