@@ -148,19 +148,9 @@ BEGIN
     ELSE
         RETURN QUERY SELECT * FROM daz.queue_claim(p_queue, p_worker, p_limit, p_rooms, p_lease);
     END IF;
-    IF NOT FOUND THEN
-        -- Checked only when nothing was handed out, which is the only case where it can matter.
-        IF NOT EXISTS (SELECT 1 FROM daz.queues q WHERE q.name = p_queue) THEN
-            RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('daz.claim: unknown queue "%s"', p_queue);
-        END IF;
-    ELSIF statement_timestamp() = transaction_timestamp()
-          AND NOT EXISTS (SELECT 1 FROM daz.queues q WHERE q.name = p_queue AND q.durable_claims) THEN
-        -- A claim that is its own transaction (the statement started the transaction: not inside
-        -- BEGIN ... COMMIT, whose other writes must keep their durability) does not wait for its WAL
-        -- flush. Losing it in a crash of the database only makes the job ready again, and the worker's
-        -- acknowledgement, which does wait, flushes it anyway. With one job per claim this halves the
-        -- disk waits per job (see daz.queues.durable_claims and docs/benchmarks.md).
-        PERFORM set_config('synchronous_commit', 'off', true);
+    -- Checked only when nothing was handed out, which is the only case where it can matter.
+    IF NOT FOUND AND NOT EXISTS (SELECT 1 FROM daz.queues q WHERE q.name = p_queue) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('daz.claim: unknown queue "%s"', p_queue);
     END IF;
 END
 $fn$;
@@ -169,7 +159,6 @@ COMMENT ON FUNCTION daz.claim(text, text, integer, text[], interval) IS
     'Claim up to p_limit runnable jobs (run_at <= now()) of a queue that is not paused, in order priority DESC, run_at, id, '
     'optionally only for rooms p_rooms; skips jobs other workers hold (SKIP LOCKED). Sets state running, attempts + 1, '
     'locked_by = p_worker, lease_until = now() + (p_lease or the queue''s lease). Rooms held by daz.pause_room are '
-    'skipped. Called as a transaction of its own, it commits without waiting for the disk unless the queue has '
-    'durable_claims. daz_daemon: queue cytube only.';
+    'skipped. daz_daemon: queue cytube only.';
 REVOKE ALL ON FUNCTION daz.claim(text, text, integer, text[], interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION daz.claim(text, text, integer, text[], interval) TO daz_daemon;

@@ -24,7 +24,6 @@ CREATE TABLE daz.queues (
     handler        regprocedure NULL,
     retention      interval NOT NULL DEFAULT '1 day'
                    CONSTRAINT queues_retention_check CHECK (retention >= interval '0'),
-    durable_claims boolean NOT NULL DEFAULT false,
     comment        text,
     CONSTRAINT queues_backoff_max_check CHECK (backoff_max >= backoff_base)
 );
@@ -43,11 +42,6 @@ COMMENT ON COLUMN daz.queues.lease IS 'Default lease of a claimed job; a running
 COMMENT ON COLUMN daz.queues.handler IS
     'In-database handler handler(job daz.jobs) RETURNS jsonb called by daz.run_jobs; NULL for queues drained outside the database (cytube, by dazd). A job''s own handler overrides it.';
 COMMENT ON COLUMN daz.queues.retention IS 'How long completed jobs stay in daz.job_results; 0 keeps no results.';
-COMMENT ON COLUMN daz.queues.durable_claims IS
-    'false (default): a daz.claim that is a transaction of its own commits without waiting for its WAL to reach disk; '
-    'the worker''s complete, fail or extend_lease, which waits, makes it durable. After a crash of the database a claim '
-    'made less than about 3 x wal_writer_delay before is undone: the job is ready again, that attempt uncounted, and may '
-    'run twice, as it may after an expired lease. true: every claim waits for the disk (synchronous_commit as configured).';
 COMMENT ON COLUMN daz.queues.comment IS 'What the queue is for.';
 
 CREATE TABLE daz.jobs (

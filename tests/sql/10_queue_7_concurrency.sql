@@ -1,7 +1,7 @@
 -- 10_queue_7_concurrency.sql — two real sessions claiming at once never get the same job; NOTIFY once per statement.
 -- Uses dblink sessions, which only see committed rows: everything they create is removed at the end.
 BEGIN;
-SELECT plan(17);
+SELECT plan(14);
 
 CREATE FUNCTION pg_temp.conninfo() RETURNS text LANGUAGE sql AS $$
     SELECT format('dbname=%s host=%s port=%s user=%s', current_database(),
@@ -55,27 +55,6 @@ SELECT is(pg_temp.heard(), '{}'::text[], 'a job on a paused queue wakes nobody')
 SELECT pg_temp.remote($$SELECT daz.resume('tq_conc2')$$) AS sent \gset
 SELECT is(pg_temp.heard(), ARRAY['tq_conc2'], 'resuming a queue with runnable jobs wakes listeners');
 SELECT dblink_disconnect('tap_listen') IS NOT NULL AS gone \gset
-
--- Durability of claims: a claim that is a transaction of its own commits without waiting for the
--- disk (synchronous_commit off for that transaction only), unless the queue has durable_claims; a
--- claim inside a larger transaction leaves the transaction's durability alone.
--- (The session asks for synchronous commits itself: test clusters may run without them.)
-SELECT pg_temp.remote('SET synchronous_commit = on') AS made \gset
-SELECT pg_temp.remote($$SELECT daz.enqueue_many('[{"queue":"tq_conc","kind":"d"},{"queue":"tq_conc","kind":"d"},
-                                                            {"queue":"tq_conc","kind":"d"}]')$$) AS sent \gset
-SELECT is((SELECT s FROM dblink('tap_setup', $$SELECT current_setting('synchronous_commit') FROM daz.claim('tq_conc', 'w', 1)$$)
-                    AS t(s text)),
-          'off', 'a claim on its own commits without waiting for the disk');
-SELECT dblink_exec('tap_setup', 'BEGIN') = 'BEGIN' AS begun \gset
-SELECT is((SELECT s FROM dblink('tap_setup', $$SELECT current_setting('synchronous_commit') FROM daz.claim('tq_conc', 'w', 1)$$)
-                    AS t(s text)),
-          'on', 'a claim inside BEGIN leaves the transaction''s synchronous_commit alone');
-SELECT pg_temp.remote('COMMIT') AS done \gset
-SELECT pg_temp.remote($$UPDATE daz.queues SET durable_claims = true WHERE name = 'tq_conc'$$) AS made \gset
-SELECT is((SELECT s FROM dblink('tap_setup', $$SELECT current_setting('synchronous_commit') FROM daz.claim('tq_conc', 'w', 1)$$)
-                    AS t(s text)),
-          'on', 'durable_claims: a claim on its own waits for the disk');
-SELECT pg_temp.remote('RESET synchronous_commit') AS made \gset
 SELECT pg_temp.cleanup() AS cleaned \gset
 SELECT pg_temp.remote($$INSERT INTO daz.queues (name, comment) VALUES ('tq_conc', 'concurrency test')$$) AS made \gset
 

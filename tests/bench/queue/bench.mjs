@@ -59,14 +59,12 @@ async function dazEnqueue(c, n, extra = {}) {
 }
 
 // settings: the bench queue's policy for this run (the defaults unless a phase says otherwise):
-// retention (of results in daz.job_results) and durable_claims.
+// retention of results in daz.job_results.
 async function dazDrain(name, batch, settings = {}) {
     const admin = await client();
     await dazReset(admin);
     const retention = settings.retention ?? '1 day';
-    const durable = settings.durable_claims ?? false;
-    await admin.query('UPDATE daz.queues SET retention = $1::interval, durable_claims = $2 WHERE name = $3',
-                      [retention, durable, 'bench']);
+    await admin.query('UPDATE daz.queues SET retention = $1::interval WHERE name = $2', [retention, 'bench']);
     const enqueueMs = await dazEnqueue(admin, JOBS);
     await admin.query('VACUUM ANALYZE daz.jobs');
     await admin.query('CHECKPOINT');
@@ -101,9 +99,9 @@ async function dazDrain(name, batch, settings = {}) {
     const left = (await admin.query(`SELECT count(*)::int AS n FROM daz.jobs`)).rows[0].n;
     const done = (await admin.query(`SELECT count(*)::int AS n FROM daz.job_results WHERE queue = 'bench'`)).rows[0].n;
     await Promise.all([...clients, ...ackers].map((c) => c.end()));
-    await admin.query(`UPDATE daz.queues SET retention = DEFAULT, durable_claims = DEFAULT WHERE name = 'bench'`);
+    await admin.query(`UPDATE daz.queues SET retention = DEFAULT WHERE name = 'bench'`);
     await admin.end();
-    report({ phase: name, jobs: JOBS, workers: WORKERS, batch, retention, durable_claims: durable, handled, completed: done, left,
+    report({ phase: name, jobs: JOBS, workers: WORKERS, batch, retention, handled, completed: done, left,
              enqueue_ms: Math.round(enqueueMs), enqueue_jobs_s: Math.round(JOBS / (enqueueMs / 1000)),
              ms: Math.round(ms), jobs_s: Math.round(JOBS / (ms / 1000)) });
 }
@@ -259,14 +257,13 @@ async function pgboss(name, batch) {
              ms: Math.round(ms), jobs_s: Math.round(JOBS / (ms / 1000)) });
 }
 
-// The single path is compared in rounds: each round runs daz (defaults), graphile-worker's default
-// and daz with durable claims back to back, so the ratios within a round see the same machine.
+// The single path is compared in rounds: each round runs daz and graphile-worker's default back to
+// back, so the ratio within a round sees the same machine.
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 2);
 const phases = [['daz-batch100', () => dazDrain('daz-batch100', 100)]];
 for (let r = 1; r <= ROUNDS; r++) {
     phases.push(['daz-single', () => dazDrain('daz-single', 1), r],
-                ['graphile-default', () => graphile('graphile-default', undefined), r],
-                ['daz-single-durable', () => dazDrain('daz-single-durable', 1, { durable_claims: true }), r]);
+                ['graphile-default', () => graphile('graphile-default', undefined), r]);
 }
 phases.push(
     ['daz-single-noresults', () => dazDrain('daz-single-noresults', 1, { retention: '0' })],

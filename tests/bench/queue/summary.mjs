@@ -23,7 +23,7 @@ lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 const gd = by['graphile-default'];
 const gl = by['graphile-localqueue'];
 const gdRound = (r) => (all['graphile-default'] || []).find((g) => g.round === r && !g.error) || gd;
-for (const name of ['daz-batch100', 'daz-single', 'daz-single-durable', 'daz-single-noresults', 'graphile-default',
+for (const name of ['daz-batch100', 'daz-single', 'daz-single-noresults', 'graphile-default',
                     'graphile-localqueue', 'pgboss-batch100', 'pgboss-single']) {
     for (const r of all[name] || []) {
         const label = r.round ? `${name} (round ${r.round})` : name;
@@ -40,10 +40,8 @@ for (const name of ['daz-batch100', 'daz-single', 'daz-single-durable', 'daz-sin
 if ((all['daz-single'] || []).length > 1) {
     lines.push('');
     lines.push(`Single path, median of ${all['daz-single'].length} rounds: daz ${fmt(by['daz-single'].jobs_s)} jobs/s, ` +
-               `daz with durable claims ${fmt(by['daz-single-durable']?.jobs_s)}, graphile-worker default ${fmt(gd?.jobs_s)}; ` +
-               `ratios within each round: ` +
-               all['daz-single'].map((r) => `${ratio(r, gdRound(r.round))} (durable ` +
-                   `${ratio((all['daz-single-durable'] || []).find((d) => d.round === r.round), gdRound(r.round))})`).join(', ') + '.');
+               `graphile-worker default ${fmt(gd?.jobs_s)}; ratios within each round: ` +
+               all['daz-single'].map((r) => ratio(r, gdRound(r.round))).join(', ') + '.');
 }
 const l = by['daz-claim-latency'];
 if (l && !l.error) {
