@@ -4,19 +4,22 @@
 -- role GUC (SET ROLE) or, without one, the session user. A caller that is not a member of the
 -- owner of schema daz (superusers are members of every role) is "limited": it may claim,
 -- complete, fail and extend jobs of queue cytube only.
+-- This and daz.queue_check_worker run inside the SECURITY DEFINER functions that call them (nobody
+-- else may), under their search_path; every name is qualified, and they set no search_path of their
+-- own: a SET clause makes each call switch the path twice, which costs as much as the check, and
+-- daz.complete runs it for every acknowledgement.
 CREATE OR REPLACE FUNCTION daz.queue_caller_limited() RETURNS boolean
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, daz, pg_temp
 AS $fn$
 DECLARE
-    v_role text := current_setting('role');
+    v_role text := pg_catalog.current_setting('role');
 BEGIN
     IF v_role IS NULL OR v_role IN ('', 'none') THEN
-        v_role := session_user;
+        v_role := pg_catalog.session_user();
     END IF;
-    RETURN NOT pg_has_role(v_role,
-                           (SELECT n.nspowner FROM pg_namespace n WHERE n.nspname = 'daz'),
-                           'MEMBER');
+    RETURN NOT pg_catalog.pg_has_role(v_role,
+                                      (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.nspname = 'daz'),
+                                      'MEMBER');
 END
 $fn$;
 
@@ -28,12 +31,11 @@ REVOKE ALL ON FUNCTION daz.queue_caller_limited() FROM PUBLIC;
 -- Raises 42501 unless the caller may work queue p_queue (see daz.queue_caller_limited).
 CREATE OR REPLACE FUNCTION daz.queue_check_worker(p_fn text, p_queue text) RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, daz, pg_temp
 AS $fn$
 BEGIN
     IF p_queue IS DISTINCT FROM 'cytube' AND daz.queue_caller_limited() THEN
         RAISE EXCEPTION USING ERRCODE = '42501',
-            MESSAGE = format('%s: permission denied for queue "%s"', p_fn, p_queue),
+            MESSAGE = pg_catalog.format('%s: permission denied for queue "%s"', p_fn, p_queue),
             HINT = 'daz_daemon may only work jobs of queue cytube.';
     END IF;
 END

@@ -1,6 +1,6 @@
 -- queue_claim.sql — daz.claim: hand out runnable jobs with FOR UPDATE SKIP LOCKED.
 
--- Unchecked claim used by daz.claim and daz.run_jobs. One statement probes the priority levels
+-- Unchecked claim used by daz.run_jobs and by daz.claim with a room list. One statement probes the priority levels
 -- highest first (a LATERAL subquery per level): "priority = p AND run_at <= now()" is a range on
 -- the claim index, so jobs scheduled for later are never visited however many there are. The
 -- nested loop yields level 3's rows before level 2's and the outer LIMIT stops pulling once it
@@ -90,14 +90,21 @@ COMMENT ON FUNCTION daz.queue_claim(text, text, integer, text[], interval) IS
     'Internal claim without argument or role checks (daz.claim and daz.run_jobs call it).';
 REVOKE ALL ON FUNCTION daz.queue_claim(text, text, integer, text[], interval) FROM PUBLIC;
 
+-- The checked claim. Without a room list (the single-job and batch paths of any worker) it runs
+-- the claim statement itself rather than calling daz.queue_claim: a second PL/pgSQL call with its
+-- own settings, a second result set and a separate lookup of the queue cost about as much CPU as
+-- the claim, and with one job per call that decided the benchmark. The statement is daz.queue_claim's
+-- without a room list, with the queue's lease and paused rooms read in the same statement; keep the
+-- two alike. With a room list it calls daz.queue_claim.
 CREATE OR REPLACE FUNCTION daz.claim(p_queue text, p_worker text, p_limit integer DEFAULT 1,
                                      p_rooms text[] DEFAULT NULL, p_lease interval DEFAULT NULL)
     RETURNS SETOF daz.jobs
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, daz, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $fn$
 BEGIN
-    IF p_queue IS DISTINCT FROM 'cytube' THEN
+    IF p_queue IS DISTINCT FROM 'cytube' AND daz.queue_caller_limited() THEN
         PERFORM daz.queue_check_worker('daz.claim', p_queue);
     END IF;
     IF p_worker IS NULL OR length(p_worker) NOT BETWEEN 1 AND 128 THEN
@@ -111,7 +118,36 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023',
             MESSAGE = format('daz.claim: lease must be > 0 and <= 1 day, got %s', p_lease);
     END IF;
-    RETURN QUERY SELECT * FROM daz.queue_claim(p_queue, p_worker, p_limit, p_rooms, p_lease);
+    IF p_rooms IS NULL THEN
+        RETURN QUERY
+        WITH q AS MATERIALIZED (
+            SELECT coalesce(p_lease, q.lease) AS lease,
+                   (SELECT array_agg(pr.room) FROM daz.paused_rooms pr WHERE pr.queue = q.name) AS paused
+              FROM daz.queues q
+             WHERE q.name = p_queue AND NOT q.paused
+        ), c AS MATERIALIZED (
+            SELECT x.id
+              FROM q
+             CROSS JOIN (VALUES (3), (2), (1), (0)) AS p(prio)
+             CROSS JOIN LATERAL (
+                   SELECT j.id FROM daz.jobs j
+                    WHERE j.queue = p_queue AND j.state = 'ready' AND j.priority = p.prio AND j.run_at <= now()
+                      AND (q.paused IS NULL OR j.room IS NULL OR j.room <> ALL (q.paused))
+                    ORDER BY j.run_at, j.id
+                    LIMIT p_limit
+                      FOR UPDATE SKIP LOCKED) AS x
+             LIMIT p_limit
+        ), u AS (
+            UPDATE daz.jobs j
+               SET state = 'running', attempts = j.attempts + 1, lease_until = now() + (SELECT q.lease FROM q),
+                   locked_by = p_worker
+             WHERE j.id = ANY (ARRAY(SELECT c.id FROM c))
+            RETURNING j.*
+        )
+        SELECT * FROM u ORDER BY u.priority DESC, u.run_at, u.id;
+    ELSE
+        RETURN QUERY SELECT * FROM daz.queue_claim(p_queue, p_worker, p_limit, p_rooms, p_lease);
+    END IF;
     -- Checked only when nothing was handed out, which is the only case where it can matter.
     IF NOT FOUND AND NOT EXISTS (SELECT 1 FROM daz.queues q WHERE q.name = p_queue) THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('daz.claim: unknown queue "%s"', p_queue);

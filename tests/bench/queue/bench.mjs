@@ -35,7 +35,7 @@ async function client() {
 }
 
 function report(o) {
-    console.log(JSON.stringify(o));
+    console.log(JSON.stringify(round ? { ...o, round } : o));
 }
 
 function pct(sorted, p) {
@@ -58,9 +58,13 @@ async function dazEnqueue(c, n, extra = {}) {
     return now() - t0;
 }
 
-async function dazDrain(name, batch) {
+// settings: the bench queue's policy for this run (the defaults unless a phase says otherwise):
+// retention of results in daz.job_results.
+async function dazDrain(name, batch, settings = {}) {
     const admin = await client();
     await dazReset(admin);
+    const retention = settings.retention ?? '1 day';
+    await admin.query('UPDATE daz.queues SET retention = $1::interval WHERE name = $2', [retention, 'bench']);
     const enqueueMs = await dazEnqueue(admin, JOBS);
     await admin.query('VACUUM ANALYZE daz.jobs');
     await admin.query('CHECKPOINT');
@@ -95,8 +99,9 @@ async function dazDrain(name, batch) {
     const left = (await admin.query(`SELECT count(*)::int AS n FROM daz.jobs`)).rows[0].n;
     const done = (await admin.query(`SELECT count(*)::int AS n FROM daz.job_results WHERE queue = 'bench'`)).rows[0].n;
     await Promise.all([...clients, ...ackers].map((c) => c.end()));
+    await admin.query(`UPDATE daz.queues SET retention = DEFAULT WHERE name = 'bench'`);
     await admin.end();
-    report({ phase: name, jobs: JOBS, workers: WORKERS, batch, handled, completed: done, left,
+    report({ phase: name, jobs: JOBS, workers: WORKERS, batch, retention, handled, completed: done, left,
              enqueue_ms: Math.round(enqueueMs), enqueue_jobs_s: Math.round(JOBS / (enqueueMs / 1000)),
              ms: Math.round(ms), jobs_s: Math.round(JOBS / (ms / 1000)) });
 }
@@ -252,19 +257,27 @@ async function pgboss(name, batch) {
              ms: Math.round(ms), jobs_s: Math.round(JOBS / (ms / 1000)) });
 }
 
-const phases = [
-    ['daz-batch100', () => dazDrain('daz-batch100', 100)],
-    ['daz-single', () => dazDrain('daz-single', 1)],
-    ['graphile-default', () => graphile('graphile-default', undefined)],
+// The single path is compared in rounds: each round runs daz and graphile-worker's default back to
+// back, so the ratio within a round sees the same machine.
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 2);
+const phases = [['daz-batch100', () => dazDrain('daz-batch100', 100)]];
+for (let r = 1; r <= ROUNDS; r++) {
+    phases.push(['daz-single', () => dazDrain('daz-single', 1), r],
+                ['graphile-default', () => graphile('graphile-default', undefined), r]);
+}
+phases.push(
+    ['daz-single-noresults', () => dazDrain('daz-single-noresults', 1, { retention: '0' })],
     ['graphile-localqueue', () => graphile('graphile-localqueue',
         { worker: { localQueue: { size: 100 }, completeJobBatchDelay: 0 } })],
     ['pgboss-batch100', () => pgboss('pgboss-batch100', 100)],
     ['pgboss-single', () => pgboss('pgboss-single', 1)],
     ['daz-claim-latency', () => dazLatency()],
-];
+);
 
-for (const [name, fn] of phases) {
+let round;
+for (const [name, fn, r] of phases) {
     if (ONLY && !ONLY.includes(name)) continue;
+    round = r;
     try {
         await fn();
     } catch (e) {

@@ -2,7 +2,14 @@
 import { readFileSync } from 'node:fs';
 
 const rows = readFileSync(process.argv[2], 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-const by = Object.fromEntries(rows.map((r) => [r.phase, r]));
+// Phases run in rounds (the single path) appear once per round; `by` keeps the median round of each.
+const all = {};
+for (const r of rows) (all[r.phase] ??= []).push(r);
+const median = (list) => {
+    const ok = list.filter((r) => !r.error).sort((a, b) => a.jobs_s - b.jobs_s);
+    return ok.length ? ok[Math.floor((ok.length - 1) / 2)] : list[0];
+};
+const by = Object.fromEntries(Object.entries(all).map(([k, list]) => [k, median(list)]));
 const m = by.machine || {};
 const fmt = (n) => (n == null ? 'n/a' : Number(n).toLocaleString('en-US'));
 const ratio = (a, b) => (a && b && a.jobs_s && b.jobs_s ? (a.jobs_s / b.jobs_s).toFixed(2) + '×' : 'n/a');
@@ -15,17 +22,26 @@ lines.push('| run | batch | jobs | workers | enqueue jobs/s | process time | pro
 lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 const gd = by['graphile-default'];
 const gl = by['graphile-localqueue'];
-for (const name of ['daz-batch100', 'daz-single', 'graphile-default', 'graphile-localqueue', 'pgboss-batch100', 'pgboss-single']) {
-    const r = by[name];
-    if (!r) continue;
-    if (r.error) {
-        lines.push(`| ${name} | | | | | error: ${r.error} | | | | |`);
-        continue;
+const gdRound = (r) => (all['graphile-default'] || []).find((g) => g.round === r && !g.error) || gd;
+for (const name of ['daz-batch100', 'daz-single', 'daz-single-noresults', 'graphile-default',
+                    'graphile-localqueue', 'pgboss-batch100', 'pgboss-single']) {
+    for (const r of all[name] || []) {
+        const label = r.round ? `${name} (round ${r.round})` : name;
+        if (r.error) {
+            lines.push(`| ${label} | | | | | error: ${r.error} | | | | |`);
+            continue;
+        }
+        const boss = name.startsWith('daz') ? by[r.batch === 100 ? 'pgboss-batch100' : 'pgboss-single'] : null;
+        lines.push(`| ${label} | ${r.batch ?? (name === 'graphile-localqueue' ? '100 (localQueue)' : '1')} | ${fmt(r.jobs)} | ${r.workers} | ` +
+                   `${fmt(r.enqueue_jobs_s)} | ${(r.ms / 1000).toFixed(2)} s | **${fmt(r.jobs_s)}** | ${ratio(r, r.round ? gdRound(r.round) : gd)} | ` +
+                   `${ratio(r, gl)} | ${boss ? ratio(r, boss) : ''} |`);
     }
-    const boss = name.startsWith('daz') ? by[r.batch === 100 ? 'pgboss-batch100' : 'pgboss-single'] : null;
-    lines.push(`| ${name} | ${r.batch ?? (name === 'graphile-localqueue' ? '100 (localQueue)' : '1')} | ${fmt(r.jobs)} | ${r.workers} | ` +
-               `${fmt(r.enqueue_jobs_s)} | ${(r.ms / 1000).toFixed(2)} s | **${fmt(r.jobs_s)}** | ${ratio(r, gd)} | ` +
-               `${ratio(r, gl)} | ${boss ? ratio(r, boss) : ''} |`);
+}
+if ((all['daz-single'] || []).length > 1) {
+    lines.push('');
+    lines.push(`Single path, median of ${all['daz-single'].length} rounds: daz ${fmt(by['daz-single'].jobs_s)} jobs/s, ` +
+               `graphile-worker default ${fmt(gd?.jobs_s)}; ratios within each round: ` +
+               all['daz-single'].map((r) => ratio(r, gdRound(r.round))).join(', ') + '.');
 }
 const l = by['daz-claim-latency'];
 if (l && !l.error) {
