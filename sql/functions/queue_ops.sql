@@ -118,8 +118,9 @@ COMMENT ON FUNCTION daz.cancel(bigint) IS
 REVOKE ALL ON FUNCTION daz.cancel(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION daz.cancel(bigint) TO daz_operator;
 
-CREATE OR REPLACE FUNCTION daz.pause(p_queue text) RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER
+-- The one place a queue is paused or resumed; daz.pause and daz.resume name themselves in errors.
+CREATE OR REPLACE FUNCTION daz.queue_set_paused(p_caller text, p_queue text, p_paused boolean) RETURNS boolean
+LANGUAGE plpgsql
 SET search_path = pg_catalog, daz, pg_temp
 AS $fn$
 DECLARE
@@ -127,11 +128,27 @@ DECLARE
 BEGIN
     SELECT q.paused INTO v_was FROM daz.queues q WHERE q.name = p_queue FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('daz.pause: unknown queue "%s"', p_queue);
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('%s: unknown queue "%s"', p_caller, p_queue);
     END IF;
-    UPDATE daz.queues q SET paused = true WHERE q.name = p_queue AND NOT q.paused;
-    RETURN NOT v_was;
+    UPDATE daz.queues q SET paused = p_paused WHERE q.name = p_queue AND q.paused IS DISTINCT FROM p_paused;
+    IF NOT p_paused
+       AND EXISTS (SELECT 1 FROM daz.jobs j WHERE j.queue = p_queue AND j.state = 'ready' AND j.run_at <= now()) THEN
+        PERFORM pg_notify('daz_jobs', p_queue);
+    END IF;
+    RETURN v_was IS DISTINCT FROM p_paused;
 END
+$fn$;
+
+COMMENT ON FUNCTION daz.queue_set_paused(text, text, boolean) IS
+    'Internal to daz.pause and daz.resume: set a queue''s paused flag (NOTIFY daz_jobs on resume when jobs are '
+    'runnable). true if the flag changed.';
+REVOKE ALL ON FUNCTION daz.queue_set_paused(text, text, boolean) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION daz.pause(p_queue text) RETURNS boolean
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, daz, pg_temp
+AS $fn$
+    SELECT daz.queue_set_paused('daz.pause', p_queue, true)
 $fn$;
 
 COMMENT ON FUNCTION daz.pause(text) IS
@@ -141,22 +158,10 @@ REVOKE ALL ON FUNCTION daz.pause(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION daz.pause(text) TO daz_operator;
 
 CREATE OR REPLACE FUNCTION daz.resume(p_queue text) RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, daz, pg_temp
 AS $fn$
-DECLARE
-    v_was boolean;
-BEGIN
-    SELECT q.paused INTO v_was FROM daz.queues q WHERE q.name = p_queue FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('daz.resume: unknown queue "%s"', p_queue);
-    END IF;
-    UPDATE daz.queues q SET paused = false WHERE q.name = p_queue AND q.paused;
-    IF EXISTS (SELECT 1 FROM daz.jobs j WHERE j.queue = p_queue AND j.state = 'ready' AND j.run_at <= now()) THEN
-        PERFORM pg_notify('daz_jobs', p_queue);
-    END IF;
-    RETURN v_was;
-END
+    SELECT daz.queue_set_paused('daz.resume', p_queue, false)
 $fn$;
 
 COMMENT ON FUNCTION daz.resume(text) IS
