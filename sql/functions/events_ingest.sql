@@ -168,6 +168,7 @@ DECLARE
     v_key_rooms text[];
     v_min      timestamptz;
     v_fast     boolean;
+    v_history  boolean;
     v_try      int := 0;
 BEGIN
     IF p_events IS NULL OR cardinality(p_events) = 0 THEN
@@ -225,8 +226,11 @@ BEGIN
     -- see, inserted by a concurrent session, makes the insert wait for that session and, once it
     -- has committed, raise unique_violation: the statement is rolled back and run again (on the
     -- careful path), and then sees that row as stored.
+    -- The same pass tells whether the batch holds replayed chat lines (history dedup below).
     -- (unnest in the select list: each element is read in place, not copied into a tuplestore.)
-    SELECT min((x.e).received_at) INTO v_min FROM (SELECT unnest(p_events) AS e) x;
+    SELECT min((x.e).received_at), COALESCE(bool_or((x.e).type = 'chatMsg' AND (x.e).tags @> '{history}'), false)
+      INTO v_min, v_history
+      FROM (SELECT unnest(p_events) AS e) x;
     -- (The first such row by the primary key: an index probe per partition from v_min's day on.)
     v_fast := (SELECT ev.received_at FROM daz.events ev WHERE ev.received_at >= v_min ORDER BY ev.received_at LIMIT 1) IS NULL;
     <<batch>>
@@ -275,13 +279,13 @@ BEGIN
     -- A replayed history line is skipped when the same (room, server_time, actor, text) is already
     -- stored (index events_chat_seen, partitions within a day of the line's server time) or appears
     -- earlier in this batch. Only batches that hold history lines pay for it.
-    history_dup AS (
+    history_dup AS MATERIALIZED (
         SELECT x.id
           FROM (SELECT s.id, s.room, s.server_time, s.actor, s.tags, s.payload->'msg' AS msg,
                        row_number() OVER (PARTITION BY s.room, s.server_time, s.actor, s.payload->'msg'
                                           ORDER BY s.ord) AS k
                   FROM src s
-                 WHERE (SELECT bool_or(h.tags @> '{history}') FROM src h WHERE h.type = 'chatMsg')
+                 WHERE v_history
                    AND s.reason IS NULL AND NOT s.dropped AND s.type = 'chatMsg') x
          WHERE x.tags @> '{history}'
            AND (x.k > 1
@@ -293,53 +297,65 @@ BEGIN
                               AND ev.payload->'msg' IS NOT DISTINCT FROM x.msg
                               AND ev.id <> x.id))
     ),
-    -- Careful path only: the second and later rows of the batch with the same key.
-    repeated AS (
+    -- Careful path only: the rows already stored, and the second and later rows of the batch with the same key.
+    stale AS MATERIALIZED (
         SELECT x.ord
-          FROM (SELECT s.ord, row_number() OVER (PARTITION BY s.received_at, s.id ORDER BY s.ord) AS k
+          FROM (SELECT s.ord, s.id, s.received_at,
+                       row_number() OVER (PARTITION BY s.received_at, s.id ORDER BY s.ord) AS k
                   FROM src s
                  WHERE NOT v_fast AND s.reason IS NULL AND NOT s.dropped) x
          WHERE x.k > 1
+            OR EXISTS (SELECT 1 FROM daz.events ev WHERE ev.received_at = x.received_at AND ev.id = x.id)
     ),
-    ins AS (
-        INSERT INTO daz.events (id, received_at, room, type, tags, actor, server_time, payload, expires_at)
-        SELECT s.id, s.received_at, s.room, s.type, s.tags, s.actor, s.server_time, s.payload,
-               CASE WHEN s.tags && v_short OR '*' = ANY (v_short) THEN
-                   s.received_at + (SELECT min(r.retention) FROM daz.log_rules r
-                                     WHERE r.action = 'store' AND (r.tag = ANY (s.tags) OR r.tag = '*'))
-               END
+    -- Each row of the batch with whether it is stored. The insert has no ON CONFLICT: it stores
+    -- every row flagged, or fails whole. So the stored rows are known without RETURNING them, and
+    -- what follows reads them from src in place (flagged and ins are not materialized).
+    flagged AS NOT MATERIALIZED (
+        SELECT s.*,
+               s.reason IS NULL AND NOT s.dropped
+               AND s.id NOT IN (SELECT d.id FROM history_dup d)
+               AND s.ord NOT IN (SELECT t.ord FROM stale t) AS stored
           FROM src s
-         WHERE s.reason IS NULL AND NOT s.dropped
-           AND s.id NOT IN (SELECT d.id FROM history_dup d)
-           AND (v_fast
-                OR (s.ord NOT IN (SELECT r.ord FROM repeated r)
-                    AND NOT EXISTS (SELECT 1 FROM daz.events ev WHERE ev.received_at = s.received_at AND ev.id = s.id)))
-        RETURNING id, received_at, room, type, tags, actor, server_time, payload
+    ),
+    ins AS NOT MATERIALIZED (
+        SELECT f.id, f.received_at, f.room, f.type, f.tags, f.actor, f.server_time, f.payload
+          FROM flagged f
+         WHERE f.stored
+    ),
+    ins_events AS (
+        INSERT INTO daz.events (id, received_at, room, type, tags, actor, server_time, payload, expires_at)
+        SELECT i.id, i.received_at, i.room, i.type, i.tags, i.actor, i.server_time, i.payload,
+               CASE WHEN i.tags && v_short OR '*' = ANY (v_short) THEN
+                   i.received_at + (SELECT min(r.retention) FROM daz.log_rules r
+                                     WHERE r.action = 'store' AND (r.tag = ANY (i.tags) OR r.tag = '*'))
+               END
+          FROM ins i
     ),
     -- The UTC hour by date_bin from a UTC midnight: plain arithmetic (date_trunc with a zone name
     -- looks the zone up on every row).
     counters AS (
         INSERT INTO daz.ingest_counters AS c (hour, room, type, stored, dropped, duplicates)
-        SELECT x.hour, x.room, x.type, sum(x.stored), sum(x.dropped), sum(x.kept) - sum(x.stored)
-          FROM (SELECT date_bin('1 hour', s.received_at, timestamptz '2000-01-01 00:00+00') AS hour, s.room, s.type, 0 AS stored,
-                       count(*) FILTER (WHERE s.dropped) AS dropped, count(*) FILTER (WHERE NOT s.dropped) AS kept
-                  FROM src s
-                 WHERE s.reason IS NULL
-                 GROUP BY 1, 2, 3
-                UNION ALL
-                SELECT date_bin('1 hour', i.received_at, timestamptz '2000-01-01 00:00+00'), i.room, i.type, count(*), 0, 0
-                  FROM ins i
-                 GROUP BY 1, 2, 3) x
+        SELECT date_bin('1 hour', f.received_at, timestamptz '2000-01-01 00:00+00'), f.room, f.type,
+               count(*) FILTER (WHERE f.stored), count(*) FILTER (WHERE f.dropped),
+               count(*) FILTER (WHERE NOT f.dropped) - count(*) FILTER (WHERE f.stored)
+          FROM flagged f
+         WHERE f.reason IS NULL
          GROUP BY 1, 2, 3
         ON CONFLICT (hour, room, type) DO UPDATE
            SET stored = c.stored + EXCLUDED.stored,
                dropped = c.dropped + EXCLUDED.dropped,
                duplicates = c.duplicates + EXCLUDED.duplicates
     ),
+    -- The presence events of the batch, read from it once for the two uses below.
+    pev AS MATERIALIZED (
+        SELECT i.id, i.received_at, i.room, i.type, i.payload
+          FROM ins i
+         WHERE i.type IN ('addUser', 'userLeave', 'userlist', 'setUserRank', 'setAFK')
+    ),
     -- Presence facts, one per (event, user): online / rank / afk where the event says so.
     pres AS (
         SELECT i.room, f.name, i.received_at AS at, i.id, f.online, f.rank, f.afk, false AS implied
-          FROM ins i
+          FROM pev i
          CROSS JOIN LATERAL (
                SELECT i.payload->>'name', true,
                       CASE WHEN jsonb_typeof(i.payload->'rank') = 'number' THEN (i.payload->>'rank')::numeric END,
@@ -362,14 +378,13 @@ BEGIN
                       CASE WHEN jsonb_typeof(i.payload->'afk') = 'boolean' THEN (i.payload->>'afk')::boolean END
                 WHERE i.type = 'setAFK'
          ) AS f(name, online, rank, afk)
-         WHERE i.type IN ('addUser', 'userLeave', 'userlist', 'setUserRank', 'setAFK')
-           AND f.name IS NOT NULL AND f.name <> '' AND f.name !~ '^[{\[]'
+         WHERE f.name IS NOT NULL AND f.name <> '' AND f.name !~ '^[{\[]'
     ),
     -- A userlist is a full snapshot: everyone known in the room and not in it is offline at that point.
     snap AS (
         SELECT i.room, i.received_at AS at, i.id,
                ARRAY(SELECT u->>'name' FROM jsonb_array_elements(i.payload) AS u WHERE u->>'name' IS NOT NULL) AS names
-          FROM ins i
+          FROM pev i
          WHERE i.type = 'userlist' AND jsonb_typeof(i.payload) = 'array'
     ),
     implied AS (
