@@ -498,26 +498,33 @@ BEGIN
          WHERE NOT c.online AND c.k = 1
            AND us.room = c.room AND us.name = c.name AND us.left_at IS NULL
     ),
-    -- Routing (issue 9): every stored event matching an enabled subscription becomes one job.
+    -- Routing (issue 9): every stored event matching an enabled subscription becomes one job. The
+    -- enabled subscriptions are read once per batch; the events meeting a routing key are taken
+    -- with their payload built once, however many subscriptions they match. The payload is the
+    -- event as a daz.event_in (same keys as jsonb_build_object of the fields, a quarter cheaper).
+    subs AS MATERIALIZED (
+        SELECT sub.name, sub.tags, sub.exclude_tags, sub.types, sub.rooms, sub.queue, sub.handler,
+               sub.priority, q.max_attempts
+          FROM daz.subscriptions sub
+          JOIN daz.queues q ON q.name = sub.queue
+         WHERE sub.enabled
+    ),
+    cand AS MATERIALIZED (
+        SELECT i.id, i.room, i.type, i.tags,
+               to_jsonb(ROW(i.id, i.received_at, i.room, i.type, i.tags, i.actor, i.server_time, i.payload)::daz.event_in) AS payload
+          FROM ins i
+         WHERE i.tags && v_key_tags OR i.type = ANY (v_key_types) OR i.room = ANY (v_key_rooms)
+    ),
     routed AS (
         INSERT INTO daz.jobs (queue, kind, room, payload, priority, max_attempts, correlation_id, handler)
-        -- The payload is the event as a daz.event_in (same keys as jsonb_build_object of the fields,
-        -- a quarter cheaper to build).
-        SELECT s.queue, s.name, i.room,
-               to_jsonb(ROW(i.id, i.received_at, i.room, i.type, i.tags, i.actor, i.server_time, i.payload)::daz.event_in),
-               s.priority, s.max_attempts, i.id::text, s.handler
-          FROM ins i
-          JOIN (SELECT sub.name, sub.tags, sub.exclude_tags, sub.types, sub.rooms, sub.queue, sub.handler,
-                       sub.priority, q.max_attempts
-                  FROM daz.subscriptions sub
-                  JOIN daz.queues q ON q.name = sub.queue
-                 WHERE sub.enabled) s
+        SELECT s.queue, s.name, c.room, c.payload, s.priority, s.max_attempts, c.id::text, s.handler
+          FROM cand c
+          JOIN subs s
             -- Cheapest tests first: type and room, then the tag arrays.
-            ON (s.types IS NULL OR i.type = ANY (s.types))
-           AND (s.rooms IS NULL OR i.room = ANY (s.rooms))
-           AND i.tags @> s.tags
-           AND NOT i.tags && s.exclude_tags
-         WHERE i.tags && v_key_tags OR i.type = ANY (v_key_types) OR i.room = ANY (v_key_rooms)
+            ON (s.types IS NULL OR c.type = ANY (s.types))
+           AND (s.rooms IS NULL OR c.room = ANY (s.rooms))
+           AND c.tags @> s.tags
+           AND NOT c.tags && s.exclude_tags
     )
     SELECT count(*),
            array_agg(ROW(i.id, i.received_at, i.room, i.type, i.tags, i.actor, i.server_time, i.payload)::daz.event_in)
