@@ -352,32 +352,30 @@ BEGIN
           FROM ins i
          WHERE i.type IN ('addUser', 'userLeave', 'userlist', 'setUserRank', 'setAFK')
     ),
-    -- Presence facts, one per (event, user): online / rank / afk where the event says so.
+    -- Presence facts, one per (event, user): online / rank / afk where the event says so. An
+    -- addUser, userLeave, setUserRank or setAFK gives one fact (plain expressions); a userlist one
+    -- per user listed.
     pres AS (
-        SELECT i.room, f.name, i.received_at AS at, i.id, f.online, f.rank, f.afk, false AS implied
-          FROM pev i
-         CROSS JOIN LATERAL (
-               SELECT i.payload->>'name', true,
-                      CASE WHEN jsonb_typeof(i.payload->'rank') = 'number' THEN (i.payload->>'rank')::numeric END,
-                      CASE WHEN jsonb_typeof(i.payload->'meta'->'afk') = 'boolean' THEN (i.payload->'meta'->>'afk')::boolean END
-                WHERE i.type = 'addUser'
-               UNION ALL
-               SELECT i.payload->>'name', false, NULL, NULL WHERE i.type = 'userLeave'
-               UNION ALL
-               SELECT u->>'name', true,
-                      CASE WHEN jsonb_typeof(u->'rank') = 'number' THEN (u->>'rank')::numeric END,
-                      CASE WHEN jsonb_typeof(u->'meta'->'afk') = 'boolean' THEN (u->'meta'->>'afk')::boolean END
-                 FROM jsonb_array_elements(CASE WHEN i.type = 'userlist' AND jsonb_typeof(i.payload) = 'array'
-                                                THEN i.payload ELSE '[]' END) AS u
-               UNION ALL
-               SELECT i.payload->>'name', NULL,
-                      CASE WHEN jsonb_typeof(i.payload->'rank') = 'number' THEN (i.payload->>'rank')::numeric END, NULL
-                WHERE i.type = 'setUserRank'
-               UNION ALL
-               SELECT i.payload->>'name', NULL, NULL,
-                      CASE WHEN jsonb_typeof(i.payload->'afk') = 'boolean' THEN (i.payload->>'afk')::boolean END
-                WHERE i.type = 'setAFK'
-         ) AS f(name, online, rank, afk)
+        SELECT f.*
+          FROM (SELECT i.room, i.payload->>'name' AS name, i.received_at AS at, i.id,
+                       CASE i.type WHEN 'addUser' THEN true WHEN 'userLeave' THEN false END AS online,
+                       CASE WHEN i.type IN ('addUser', 'setUserRank') AND jsonb_typeof(i.payload->'rank') = 'number'
+                            THEN (i.payload->>'rank')::numeric END AS rank,
+                       CASE WHEN i.type = 'addUser' AND jsonb_typeof(i.payload->'meta'->'afk') = 'boolean'
+                            THEN (i.payload->'meta'->>'afk')::boolean
+                            WHEN i.type = 'setAFK' AND jsonb_typeof(i.payload->'afk') = 'boolean'
+                            THEN (i.payload->>'afk')::boolean END AS afk,
+                       false AS implied
+                  FROM pev i
+                 WHERE i.type <> 'userlist'
+                UNION ALL
+                SELECT i.room, u->>'name', i.received_at, i.id, true,
+                       CASE WHEN jsonb_typeof(u->'rank') = 'number' THEN (u->>'rank')::numeric END,
+                       CASE WHEN jsonb_typeof(u->'meta'->'afk') = 'boolean' THEN (u->'meta'->>'afk')::boolean END,
+                       false
+                  FROM pev i
+                 CROSS JOIN LATERAL jsonb_array_elements(i.payload) AS u
+                 WHERE i.type = 'userlist' AND jsonb_typeof(i.payload) = 'array') f
          WHERE f.name IS NOT NULL AND f.name <> '' AND f.name !~ '^[{\[]'
     ),
     -- A userlist is a full snapshot: everyone known in the room and not in it is offline at that point.
