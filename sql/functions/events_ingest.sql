@@ -333,23 +333,35 @@ BEGIN
     ),
     -- The UTC hour by date_bin from a UTC midnight: plain arithmetic (date_trunc with a zone name
     -- looks the zone up on every row).
-    counters AS (
-        INSERT INTO daz.ingest_counters AS c (hour, room, type, stored, dropped, duplicates)
-        SELECT date_bin('1 hour', f.received_at, timestamptz '2000-01-01 00:00+00'), f.room, f.type,
-               count(*) FILTER (WHERE f.stored), count(*) FILTER (WHERE f.dropped),
-               count(*) FILTER (WHERE NOT f.dropped) - count(*) FILTER (WHERE f.stored)
+    counts AS MATERIALIZED (
+        SELECT date_bin('1 hour', f.received_at, timestamptz '2000-01-01 00:00+00') AS hour, f.room, f.type,
+               count(*) FILTER (WHERE f.stored) AS stored, count(*) FILTER (WHERE f.dropped) AS dropped,
+               count(*) FILTER (WHERE NOT f.dropped) - count(*) FILTER (WHERE f.stored) AS duplicates
           FROM flagged f
          WHERE f.reason IS NULL
          GROUP BY 1, 2, 3
+    ),
+    counters AS (
+        INSERT INTO daz.ingest_counters AS c (hour, room, type, stored, dropped, duplicates)
+        SELECT n.hour, n.room, n.type, n.stored, n.dropped, n.duplicates FROM counts n
         ON CONFLICT (hour, room, type) DO UPDATE
            SET stored = c.stored + EXCLUDED.stored,
                dropped = c.dropped + EXCLUDED.dropped,
                duplicates = c.duplicates + EXCLUDED.duplicates
     ),
-    -- The presence events of the batch, read from it once for the two uses below.
-    pev AS MATERIALIZED (
-        SELECT i.id, i.received_at, i.room, i.type, i.payload
+    -- The few stored events that more than counting and chat needs: presence and playlist events
+    -- and those meeting a routing key (see cand), taken from the batch in one pass.
+    side AS MATERIALIZED (
+        SELECT i.id, i.received_at, i.room, i.type, i.tags, i.actor, i.server_time, i.payload,
+               i.tags && v_key_tags OR i.type = ANY (v_key_types) OR i.room = ANY (v_key_rooms) AS routable
           FROM ins i
+         WHERE i.type IN ('addUser', 'userLeave', 'userlist', 'setUserRank', 'setAFK',
+                          'playlist', 'queue', 'delete', 'moveVideo', 'setTemp', 'setCurrent', 'changeMedia')
+            OR i.tags && v_key_tags OR i.type = ANY (v_key_types) OR i.room = ANY (v_key_rooms)
+    ),
+    pev AS NOT MATERIALIZED (
+        SELECT i.id, i.received_at, i.room, i.type, i.payload
+          FROM side i
          WHERE i.type IN ('addUser', 'userLeave', 'userlist', 'setUserRank', 'setAFK')
     ),
     -- Presence facts, one per (event, user): online / rank / afk where the event says so. An
@@ -510,8 +522,8 @@ BEGIN
     cand AS MATERIALIZED (
         SELECT i.id, i.room, i.type, i.tags,
                to_jsonb(ROW(i.id, i.received_at, i.room, i.type, i.tags, i.actor, i.server_time, i.payload)::daz.event_in) AS payload
-          FROM ins i
-         WHERE i.tags && v_key_tags OR i.type = ANY (v_key_types) OR i.room = ANY (v_key_rooms)
+          FROM side i
+         WHERE i.routable
     ),
     routed AS (
         INSERT INTO daz.jobs (queue, kind, room, payload, priority, max_attempts, correlation_id, handler)
@@ -524,11 +536,11 @@ BEGIN
            AND c.tags @> s.tags
            AND NOT c.tags && s.exclude_tags
     )
-    SELECT count(*),
+    SELECT COALESCE((SELECT sum(n.stored) FROM counts n), 0),
            array_agg(ROW(i.id, i.received_at, i.room, i.type, i.tags, i.actor, i.server_time, i.payload)::daz.event_in)
-               FILTER (WHERE i.type IN ('playlist', 'queue', 'delete', 'moveVideo', 'setTemp', 'setCurrent', 'changeMedia'))
       INTO v_stored, v_media
-      FROM ins i;
+      FROM side i
+     WHERE i.type IN ('playlist', 'queue', 'delete', 'moveVideo', 'setTemp', 'setCurrent', 'changeMedia');
     EXIT batch;
     EXCEPTION WHEN unique_violation THEN
         -- Only the events' primary key can be violated (the other inserts resolve their conflicts).
