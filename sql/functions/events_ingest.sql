@@ -167,9 +167,12 @@ DECLARE
     v_key_types text[];
     v_key_rooms text[];
     v_min      timestamptz;
+    v_max_at   timestamptz;
     v_fast     boolean;
     v_history  boolean;
     v_try      int := 0;
+    v_seen     bigint[] := '{}';
+    v_stale    bigint[] := '{}';
 BEGIN
     IF p_events IS NULL OR cardinality(p_events) = 0 THEN
         RETURN 0;
@@ -218,9 +221,9 @@ BEGIN
                               WHEN s.rooms IS NOT NULL THEN s.rooms ELSE s.tags[1:1] END)) AS k(kind, key)
      WHERE s.enabled;
 
-    -- Fast path: when nothing is stored at or after the batch's earliest received_at (the live
-    -- stream: dazd stamps events with its own clock), no stored row has the key (received_at, id)
-    -- of a row of the batch, and the rows are inserted as they are. Otherwise the rows already
+    -- Fast path: when nothing is stored between the batch's earliest and latest received_at (the
+    -- live stream: dazd stamps events with its own clock), no stored row has the key (received_at,
+    -- id) of a row of the batch, and the rows are inserted as they are. Otherwise the rows already
     -- stored and the repeats of a row within the batch are left out first. ON CONFLICT is not used:
     -- its speculative insertion cost about a tenth of the whole call. A duplicate neither path can
     -- see, inserted by a concurrent session, makes the insert wait for that session and, once it
@@ -228,13 +231,38 @@ BEGIN
     -- careful path), and then sees that row as stored.
     -- The same pass tells whether the batch holds replayed chat lines (history dedup below).
     -- (unnest in the select list: each element is read in place, not copied into a tuplestore.)
-    SELECT min((x.e).received_at), COALESCE(bool_or((x.e).type = 'chatMsg' AND (x.e).tags @> '{history}'), false)
-      INTO v_min, v_history
+    SELECT min((x.e).received_at), max((x.e).received_at),
+           COALESCE(bool_or((x.e).type = 'chatMsg' AND (x.e).tags @> '{history}'), false)
+      INTO v_min, v_max_at, v_history
       FROM (SELECT unnest(p_events) AS e) x;
-    -- (The first such row by the primary key: an index probe per partition from v_min's day on.)
-    v_fast := (SELECT ev.received_at FROM daz.events ev WHERE ev.received_at >= v_min ORDER BY ev.received_at LIMIT 1) IS NULL;
+    -- (The first such row by the primary key: one index probe in the day's partition, usually.)
+    v_fast := (SELECT ev.received_at FROM daz.events ev
+                WHERE ev.received_at >= v_min AND ev.received_at <= v_max_at
+                ORDER BY ev.received_at LIMIT 1) IS NULL;
     <<batch>>
     LOOP
+    -- The lookups of stored rows run as statements of their own, and only when needed: inside the
+    -- big statement their scan of every partition would be set up for every batch.
+    -- Replayed history lines already stored: same (room, server_time, actor, text), another id,
+    -- within a day of the line's server time (index events_chat_seen).
+    IF v_history THEN
+        SELECT COALESCE(array_agg(x.ord), '{}') INTO v_seen
+          FROM (SELECT unnest(p_events) AS e, generate_series(1::bigint, cardinality(p_events)) AS ord) x
+         WHERE (x.e).type = 'chatMsg' AND (x.e).tags @> '{history}'
+           AND EXISTS (SELECT 1 FROM daz.events ev
+                        WHERE ev.type = 'chatMsg' AND ev.room = (x.e).room AND ev.server_time = (x.e).server_time
+                          AND ev.received_at >= (x.e).server_time - interval '1 day'
+                          AND ev.received_at < (x.e).server_time + interval '1 day'
+                          AND ev.actor IS NOT DISTINCT FROM (x.e).actor
+                          AND ev.payload->'msg' IS NOT DISTINCT FROM (x.e).payload->'msg'
+                          AND ev.id <> (x.e).id);
+    END IF;
+    -- Careful path: the rows of the batch already stored.
+    IF NOT v_fast THEN
+        SELECT COALESCE(array_agg(x.ord), '{}') INTO v_stale
+          FROM unnest(p_events) WITH ORDINALITY AS x(id, received_at, room, type, tags, actor, server_time, payload, ord)
+         WHERE EXISTS (SELECT 1 FROM daz.events ev WHERE ev.received_at = x.received_at AND ev.id = x.id);
+    END IF;
     BEGIN
     WITH src AS MATERIALIZED (
         SELECT e.id, e.received_at, e.room, e.type, e.actor, e.server_time, e.payload, e.ord,
@@ -277,35 +305,26 @@ BEGIN
          WHERE s.reason IS NOT NULL
     ),
     -- A replayed history line is skipped when the same (room, server_time, actor, text) is already
-    -- stored (index events_chat_seen, partitions within a day of the line's server time) or appears
-    -- earlier in this batch. Only batches that hold history lines pay for it.
+    -- stored (v_seen) or appears earlier in this batch. Only batches that hold history lines pay for it.
     history_dup AS MATERIALIZED (
         SELECT x.id
-          FROM (SELECT s.id, s.room, s.server_time, s.actor, s.tags, s.payload->'msg' AS msg,
+          FROM (SELECT s.id, s.ord, s.tags,
                        row_number() OVER (PARTITION BY s.room, s.server_time, s.actor, s.payload->'msg'
                                           ORDER BY s.ord) AS k
                   FROM src s
                  WHERE v_history
                    AND s.reason IS NULL AND NOT s.dropped AND s.type = 'chatMsg') x
          WHERE x.tags @> '{history}'
-           AND (x.k > 1
-                OR EXISTS (SELECT 1 FROM daz.events ev
-                            WHERE ev.type = 'chatMsg' AND ev.room = x.room AND ev.server_time = x.server_time
-                              AND ev.received_at >= x.server_time - interval '1 day'
-                              AND ev.received_at < x.server_time + interval '1 day'
-                              AND ev.actor IS NOT DISTINCT FROM x.actor
-                              AND ev.payload->'msg' IS NOT DISTINCT FROM x.msg
-                              AND ev.id <> x.id))
+           AND (x.k > 1 OR x.ord = ANY (v_seen))
     ),
-    -- Careful path only: the rows already stored, and the second and later rows of the batch with the same key.
+    -- Careful path only: the rows already stored (v_stale), and the second and later rows of the
+    -- batch with the same key.
     stale AS MATERIALIZED (
         SELECT x.ord
-          FROM (SELECT s.ord, s.id, s.received_at,
-                       row_number() OVER (PARTITION BY s.received_at, s.id ORDER BY s.ord) AS k
+          FROM (SELECT s.ord, row_number() OVER (PARTITION BY s.received_at, s.id ORDER BY s.ord) AS k
                   FROM src s
                  WHERE NOT v_fast AND s.reason IS NULL AND NOT s.dropped) x
-         WHERE x.k > 1
-            OR EXISTS (SELECT 1 FROM daz.events ev WHERE ev.received_at = x.received_at AND ev.id = x.id)
+         WHERE x.k > 1 OR x.ord = ANY (v_stale)
     ),
     -- Each row of the batch with whether it is stored. The insert has no ON CONFLICT: it stores
     -- every row flagged, or fails whole. So the stored rows are known without RETURNING them, and
