@@ -1,6 +1,6 @@
 -- 20_events_2_ingest.sql — daz.ingest: idempotency, history dedup and gap filling, command tag and jobs, log rules, rejected rows.
 BEGIN;
-SELECT plan(46);
+SELECT plan(48);
 
 -- ev(n, ...): event number n of this test, received n seconds after a fixed start (same n, same id and received_at).
 CREATE FUNCTION pg_temp.ev(p_n int, p_type text, p_tags text[], p_actor text, p_payload jsonb,
@@ -134,6 +134,13 @@ SELECT is((SELECT messages::int FROM daz.users WHERE room = 'fastpath' AND name 
 SELECT is((SELECT sum(stored)::int || '/' || sum(duplicates)::int FROM daz.ingest_counters WHERE room = 'fastpath'), '4/5',
           'stored and duplicates counted over both batches');
 SELECT is((SELECT count(*)::int FROM daz.jobs WHERE correlation_id = pg_temp.id(902)::text), 1, 'the resent command makes no second job');
+SELECT is(daz.ingest(ARRAY[
+    pg_temp.ev(897, 'chatMsg', '{chat,user-message,history}', 'Fast', (pg_temp.fchat(901)).payload, 'fastpath', (pg_temp.fchat(901)).server_time),
+    pg_temp.ev(898, 'chatMsg', '{chat,user-message,history}', 'Fast',
+               jsonb_build_object('username', 'Fast', 'msg', 'replayed, not stored before', 'meta', '{}'::jsonb, 'time', 1795751000898),
+               'fastpath', to_timestamp(1795751000.898))]), 1,
+   'on the careful path too, a replayed line already stored is skipped and a new one stored');
+SELECT is((SELECT count(*)::int FROM daz.events WHERE room = 'fastpath'), 5, 'five events in the room');
 
 -- Bad rows are rejected with a reason, good rows of the same batch stored.
 SELECT is(daz.ingest(ARRAY[
