@@ -1,31 +1,27 @@
 -- queue_access.sql — who is calling: the rule that keeps daz_daemon on queue cytube.
 
--- Inside a SECURITY DEFINER function current_user is the owner, so the caller is read from the
--- role GUC (SET ROLE) or, without one, the session user. A caller that is not a member of the
--- owner of schema daz (superusers are members of every role) is "limited": it may claim,
--- complete, fail and extend jobs of queue cytube only.
--- This and daz.queue_check_worker run inside the SECURITY DEFINER functions that call them (nobody
--- else may), under their search_path; every name is qualified, and they set no search_path of their
--- own: a SET clause makes each call switch the path twice, which costs as much as the check, and
--- daz.complete runs it for every acknowledgement.
+-- Inside a SECURITY DEFINER function current_user is the function's owner (the role that runs
+-- scripts/migrate, which also owns schema daz), so the caller is read from the role GUC (SET ROLE)
+-- or, without one, the session user. A caller that is not a member of that owner (superusers are
+-- members of every role) is "limited": it may claim, complete, fail and extend jobs of queue
+-- cytube only.
+-- Only the SECURITY DEFINER queue functions call this (nobody else may): called elsewhere,
+-- current_user would be the caller itself and the answer always false. It is one SQL expression
+-- so that the planner inlines it into the caller's own expression: as a PL/pgSQL function with a
+-- catalog query it cost as much CPU as the claim's priority probe, on every claim and
+-- acknowledgement of any queue but cytube.
 CREATE OR REPLACE FUNCTION daz.queue_caller_limited() RETURNS boolean
-LANGUAGE plpgsql STABLE
+LANGUAGE sql STABLE
 AS $fn$
-DECLARE
-    v_role text := pg_catalog.current_setting('role');
-BEGIN
-    IF v_role IS NULL OR v_role IN ('', 'none') THEN
-        v_role := pg_catalog.session_user();
-    END IF;
-    RETURN NOT pg_catalog.pg_has_role(v_role,
-                                      (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.nspname = 'daz'),
-                                      'MEMBER');
-END
+    SELECT NOT pg_catalog.pg_has_role(coalesce(nullif(nullif(pg_catalog.current_setting('role'), 'none'), ''),
+                                               session_user::text),
+                                      current_user, 'MEMBER')
 $fn$;
 
 COMMENT ON FUNCTION daz.queue_caller_limited() IS
-    'true when the calling role (SET ROLE, else the session user) is not a member of the owner of schema daz: '
-    'such callers (daz_daemon) may only claim, complete, fail and extend jobs of queue cytube.';
+    'Inside the SECURITY DEFINER queue functions: true when the calling role (SET ROLE, else the session user) is not a '
+    'member of the functions'' owner (who owns schema daz): such callers (daz_daemon) may only claim, complete, fail and '
+    'extend jobs of queue cytube.';
 REVOKE ALL ON FUNCTION daz.queue_caller_limited() FROM PUBLIC;
 
 -- Raises 42501 unless the caller may work queue p_queue (see daz.queue_caller_limited).

@@ -92,10 +92,11 @@ REVOKE ALL ON FUNCTION daz.queue_claim(text, text, integer, text[], interval) FR
 
 -- The checked claim. Without a room list (the single-job and batch paths of any worker) it runs
 -- the claim statement itself rather than calling daz.queue_claim: a second PL/pgSQL call with its
--- own settings, a second result set and a separate lookup of the queue cost about as much CPU as
--- the claim, and with one job per call that decided the benchmark. The statement is daz.queue_claim's
--- without a room list, with the queue's lease and paused rooms read in the same statement; keep the
--- two alike. With a room list it calls daz.queue_claim.
+-- own settings and a second result set cost about as much CPU as the claim, and with one job per
+-- call that decides a worker's throughput. The queue's lease comes from a plain primary-key lookup
+-- (which also tells an unknown queue from a paused one); rooms held by daz.pause_room are skipped
+-- by a primary-key probe of daz.paused_rooms for each candidate job that has a room. Keep the
+-- statement alike with daz.queue_claim's. With a room list it calls daz.queue_claim.
 CREATE OR REPLACE FUNCTION daz.claim(p_queue text, p_worker text, p_limit integer DEFAULT 1,
                                      p_rooms text[] DEFAULT NULL, p_lease interval DEFAULT NULL)
     RETURNS SETOF daz.jobs
@@ -103,6 +104,8 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, daz, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $fn$
+DECLARE
+    v_lease interval;
 BEGIN
     IF p_queue IS DISTINCT FROM 'cytube' AND daz.queue_caller_limited() THEN
         PERFORM daz.queue_check_worker('daz.claim', p_queue);
@@ -118,40 +121,41 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023',
             MESSAGE = format('daz.claim: lease must be > 0 and <= 1 day, got %s', p_lease);
     END IF;
-    IF p_rooms IS NULL THEN
-        RETURN QUERY
-        WITH q AS MATERIALIZED (
-            SELECT coalesce(p_lease, q.lease) AS lease,
-                   (SELECT array_agg(pr.room) FROM daz.paused_rooms pr WHERE pr.queue = q.name) AS paused
-              FROM daz.queues q
-             WHERE q.name = p_queue AND NOT q.paused
-        ), c AS MATERIALIZED (
-            SELECT x.id
-              FROM q
-             CROSS JOIN (VALUES (3), (2), (1), (0)) AS p(prio)
-             CROSS JOIN LATERAL (
-                   SELECT j.id FROM daz.jobs j
-                    WHERE j.queue = p_queue AND j.state = 'ready' AND j.priority = p.prio AND j.run_at <= now()
-                      AND (q.paused IS NULL OR j.room IS NULL OR j.room <> ALL (q.paused))
-                    ORDER BY j.run_at, j.id
-                    LIMIT p_limit
-                      FOR UPDATE SKIP LOCKED) AS x
-             LIMIT p_limit
-        ), u AS (
-            UPDATE daz.jobs j
-               SET state = 'running', attempts = j.attempts + 1, lease_until = now() + (SELECT q.lease FROM q),
-                   locked_by = p_worker
-             WHERE j.id = ANY (ARRAY(SELECT c.id FROM c))
-            RETURNING j.*
-        )
-        SELECT * FROM u ORDER BY u.priority DESC, u.run_at, u.id;
-    ELSE
+    IF p_rooms IS NOT NULL THEN
         RETURN QUERY SELECT * FROM daz.queue_claim(p_queue, p_worker, p_limit, p_rooms, p_lease);
+        IF NOT FOUND AND NOT EXISTS (SELECT 1 FROM daz.queues q WHERE q.name = p_queue) THEN
+            RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('daz.claim: unknown queue "%s"', p_queue);
+        END IF;
+        RETURN;
     END IF;
-    -- Checked only when nothing was handed out, which is the only case where it can matter.
-    IF NOT FOUND AND NOT EXISTS (SELECT 1 FROM daz.queues q WHERE q.name = p_queue) THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('daz.claim: unknown queue "%s"', p_queue);
+
+    SELECT coalesce(p_lease, q.lease) INTO v_lease FROM daz.queues q WHERE q.name = p_queue AND NOT q.paused;
+    IF NOT FOUND THEN
+        IF NOT EXISTS (SELECT 1 FROM daz.queues q WHERE q.name = p_queue) THEN
+            RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('daz.claim: unknown queue "%s"', p_queue);
+        END IF;
+        RETURN;  -- paused
     END IF;
+    RETURN QUERY
+    WITH c AS MATERIALIZED (
+        SELECT x.id
+          FROM (VALUES (3), (2), (1), (0)) AS p(prio)
+         CROSS JOIN LATERAL (
+               SELECT j.id FROM daz.jobs j
+                WHERE j.queue = p_queue AND j.state = 'ready' AND j.priority = p.prio AND j.run_at <= now()
+                  AND (j.room IS NULL
+                       OR NOT EXISTS (SELECT FROM daz.paused_rooms pr WHERE pr.queue = p_queue AND pr.room = j.room))
+                ORDER BY j.run_at, j.id
+                LIMIT p_limit
+                  FOR UPDATE OF j SKIP LOCKED) AS x
+         LIMIT p_limit
+    ), u AS (
+        UPDATE daz.jobs j
+           SET state = 'running', attempts = j.attempts + 1, lease_until = now() + v_lease, locked_by = p_worker
+         WHERE j.id = ANY (ARRAY(SELECT c.id FROM c))
+        RETURNING j.*
+    )
+    SELECT * FROM u ORDER BY u.priority DESC, u.run_at, u.id;
 END
 $fn$;
 

@@ -1,6 +1,6 @@
 -- 10_queue_1_schema.sql — queue tables, seeds, indexes, comments and function hygiene.
 BEGIN;
-SELECT plan(26);
+SELECT plan(33);
 
 SELECT has_table('daz', 'queues', 'daz.queues exists');
 SELECT has_table('daz', 'jobs', 'daz.jobs exists');
@@ -16,7 +16,9 @@ SELECT is(
     ARRAY['id', 'queue', 'kind', 'room', 'payload', 'priority', 'state', 'run_at', 'attempts', 'max_attempts',
           'lease_until', 'locked_by', 'dedup_key', 'correlation_id', 'created_at', 'last_error', 'errors', 'handler'],
     'daz.jobs columns are in interface order (composite rows are read positionally)');
-SELECT col_type_is('daz', 'jobs', 'priority', 'smallint', 'jobs.priority is smallint');
+SELECT col_type_is('daz', 'jobs', 'priority', 'daz.job_priority', 'jobs.priority is daz.job_priority');
+SELECT is((SELECT typbasetype::regtype::text FROM pg_type WHERE oid = 'daz.job_priority'::regtype), 'smallint',
+          'daz.job_priority is a smallint');
 SELECT col_type_is('daz', 'jobs', 'handler', 'regprocedure', 'jobs.handler is regprocedure');
 SELECT columns_are('daz', 'queues', ARRAY['name', 'paused', 'max_attempts', 'backoff_base', 'backoff_factor',
     'backoff_max', 'jitter', 'lease', 'handler', 'retention', 'comment'], 'daz.queues has the interface columns');
@@ -28,9 +30,9 @@ SELECT results_eq(
              ('maintenance', true, 5, interval '30 seconds', 2::numeric, interval '1 hour')$$,
     'seeded queues: cytube (dazd, 5 attempts, 5 s x2 capped at 300 s), bot and maintenance (unrouted_job)');
 SELECT is((SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = 'daz.jobs_claim_idx'::regclass),
-          '(state = ''ready''::text)', 'the claim index holds only ready rows');
+          '((state)::text = ''ready''::text)', 'the claim index holds only ready rows');
 SELECT is((SELECT pg_get_indexdef('daz.jobs_claim_idx'::regclass)),
-          'CREATE INDEX jobs_claim_idx ON daz.jobs USING btree (queue, priority DESC, run_at, id) WHERE (state = ''ready''::text)',
+          'CREATE INDEX jobs_claim_idx ON daz.jobs USING btree (queue, priority DESC, run_at, id) WHERE ((state)::text = ''ready''::text)',
           'the claim index is in claim order: queue, priority DESC, run_at, id');
 SELECT has_index('daz', 'jobs', 'jobs_claim_room_idx', 'a claim index per room exists');
 SELECT is((SELECT indisunique FROM pg_index WHERE indexrelid = 'daz.jobs_dedup_idx'::regclass), true,
@@ -39,6 +41,18 @@ SELECT throws_ok($$INSERT INTO daz.jobs (queue, kind, priority) VALUES ('bot', '
                  'priority outside 0..3 violates a check constraint');
 SELECT throws_ok($$INSERT INTO daz.jobs (queue, kind, state) VALUES ('bot', 'x', 'done')$$, '23514', NULL,
                  'state outside ready/running violates a check constraint');
+SELECT throws_ok($$INSERT INTO daz.jobs (queue, kind) VALUES ('bot', E'a\nb')$$, '23514', NULL,
+                 'a kind with a control character violates daz.job_kind');
+SELECT throws_ok($$INSERT INTO daz.jobs (queue, kind, room) VALUES ('bot', 'x', repeat('r', 65))$$, '23514', NULL,
+                 'a room over 64 characters violates daz.job_room');
+SELECT throws_ok($$INSERT INTO daz.jobs (queue, kind, max_attempts) VALUES ('bot', 'x', 0)$$, '23514', NULL,
+                 'max_attempts outside 1..1000 violates daz.job_max_attempts');
+SELECT throws_ok($$INSERT INTO daz.jobs (queue, kind, state) VALUES ('bot', 'x', 'running')$$, '23514',
+                 'new row for relation "jobs" violates check constraint "jobs_running_check"',
+                 'a running job without lease and worker violates jobs_running_check');
+SELECT lives_ok($$INSERT INTO daz.jobs (queue, kind) VALUES ('bot', 'domain-test')$$, 'a plain job row goes in');
+SELECT throws_ok($$UPDATE daz.jobs SET priority = 7 WHERE kind = 'domain-test'$$, '23514', NULL,
+                 'an UPDATE assigning a bad priority violates daz.job_priority');
 SELECT throws_ok($$INSERT INTO daz.jobs (queue, kind) VALUES ('nope', 'x')$$, '23503', NULL,
                  'a job on an unknown queue violates the foreign key');
 

@@ -17,7 +17,7 @@ $$;
 -- enqueue: defaults and the row it writes
 SELECT isnt(daz.enqueue('tq_enq', 'ping'), NULL, 'enqueue returns an id');
 SELECT results_eq(
-    $$SELECT queue, kind, room, payload, priority::int, state, attempts, max_attempts, run_at = now(), errors
+    $$SELECT queue, kind::text, room::text, payload, priority::int, state::text, attempts, max_attempts::int, run_at = now(), errors
         FROM daz.jobs WHERE queue = 'tq_enq'$$,
     $$VALUES ('tq_enq', 'ping', NULL::text, '{}'::jsonb, 0, 'ready', 0, 7, true, '[]'::jsonb)$$,
     'a default job is ready now, priority 0, no attempts, max_attempts from its queue');
@@ -78,7 +78,7 @@ SELECT throws_ok($$SELECT daz.enqueue('tq_enq', 'k', p_run_at => NULL)$$, '22023
 SELECT is(cardinality(daz.enqueue_many('[{"queue":"tq_enq","kind":"m1"},{"queue":"tq_enq","kind":"m2","priority":2},
                                          {"queue":"tq_enq","kind":"m3","room":"r","payload":{"n":3}}]')), 3,
           'enqueue_many returns one id per job');
-SELECT is((SELECT array_agg(kind ORDER BY id) FROM daz.jobs WHERE queue = 'tq_enq' AND kind LIKE 'm_'),
+SELECT is((SELECT array_agg(kind::text ORDER BY id) FROM daz.jobs WHERE queue = 'tq_enq' AND kind LIKE 'm_'),
           ARRAY['m1', 'm2', 'm3'], 'enqueue_many keeps input order in ids');
 SELECT is(daz.enqueue_many('[]'), '{}'::bigint[], 'an empty array enqueues nothing');
 SELECT is((SELECT count(DISTINCT x) FROM unnest(daz.enqueue_many(
@@ -99,11 +99,11 @@ SELECT throws_ok($$SELECT daz.enqueue_many('[1]')$$, '22023',
 -- say / pm / emit
 INSERT INTO made VALUES ('say', daz.say('lobby', 'hello')), ('pm', daz.pm('lobby', 'alice', 'psst', 2)),
     ('emit1', daz.emit('lobby', 'voteskip')), ('emit2', daz.emit('lobby', 'queue', '{"id":"abc","type":"yt","pos":"end"}'));
-SELECT results_eq($$SELECT queue, kind, room, payload, priority::int FROM daz.jobs j JOIN made m ON m.id = j.id AND m.what = 'say'$$,
+SELECT results_eq($$SELECT queue, kind::text, room::text, payload, priority::int FROM daz.jobs j JOIN made m ON m.id = j.id AND m.what = 'say'$$,
     $$VALUES ('cytube', 'chat', 'lobby', '{"text": "hello"}'::jsonb, 1)$$, 'say enqueues a chat job on cytube at priority 1');
-SELECT results_eq($$SELECT kind, payload FROM daz.jobs j JOIN made m ON m.id = j.id AND m.what = 'pm'$$,
+SELECT results_eq($$SELECT kind::text, payload FROM daz.jobs j JOIN made m ON m.id = j.id AND m.what = 'pm'$$,
     $$VALUES ('pm', '{"to": "alice", "text": "psst"}'::jsonb)$$, 'pm enqueues a pm job');
-SELECT results_eq($$SELECT kind, payload FROM daz.jobs j JOIN made m ON m.id = j.id AND m.what = 'emit1'$$,
+SELECT results_eq($$SELECT kind::text, payload FROM daz.jobs j JOIN made m ON m.id = j.id AND m.what = 'emit1'$$,
     $$VALUES ('emit', '{"event": "voteskip"}'::jsonb)$$, 'emit without payload sends the bare event');
 SELECT results_eq($$SELECT payload FROM daz.jobs j JOIN made m ON m.id = j.id AND m.what = 'emit2'$$,
     $$VALUES ('{"event": "queue", "data": {"id": "abc", "pos": "end", "type": "yt"}}'::jsonb)$$,

@@ -16,18 +16,18 @@ CREATE TEMP TABLE seeded1 AS SELECT daz.enqueue_many(jsonb_build_array(
     jsonb_build_object('queue', 'tq_claim', 'kind', 'p0-tie-a', 'priority', 0, 'run_at', '2000-01-01'),
     jsonb_build_object('queue', 'tq_claim', 'kind', 'p0-tie-b', 'priority', 0, 'run_at', '2000-01-01')));
 
-SELECT is((SELECT array_agg(kind) FROM daz.claim('tq_claim', 'w1', 2)), ARRAY['p3', 'p2-old'],
+SELECT is((SELECT array_agg(kind::text) FROM daz.claim('tq_claim', 'w1', 2)), ARRAY['p3', 'p2-old'],
           'claim hands out the highest priority first, then the oldest run_at');
-SELECT is((SELECT array_agg(kind) FROM daz.claim('tq_claim', 'w1', 10)),
+SELECT is((SELECT array_agg(kind::text) FROM daz.claim('tq_claim', 'w1', 10)),
           ARRAY['p2-new', 'p1', 'p0-tie-a', 'p0-tie-b', 'p0-old', 'p0-new'],
           'the rest come in priority DESC, run_at, id order, ties broken by id');
 SELECT is_empty($$SELECT * FROM daz.claim('tq_claim', 'w1', 10)$$, 'a job whose run_at is in the future is not handed out');
-SELECT results_eq($$SELECT state, attempts, locked_by, lease_until = now() + interval '45 seconds'
+SELECT results_eq($$SELECT state::text, attempts, locked_by, lease_until = now() + interval '45 seconds'
                       FROM daz.jobs WHERE queue = 'tq_claim' AND kind = 'p3'$$,
                   $$VALUES ('running', 1, 'w1', true)$$,
                   'a claimed job is running, attempts + 1, locked by the worker, leased for the queue''s lease');
 UPDATE daz.jobs SET run_at = now() - interval '1 second' WHERE queue = 'tq_claim' AND kind = 'p3-later';
-SELECT results_eq($$SELECT kind, lease_until = now() + interval '5 minutes' FROM daz.claim('tq_claim', 'w2', 5, NULL, '5 minutes')$$,
+SELECT results_eq($$SELECT kind::text, lease_until = now() + interval '5 minutes' FROM daz.claim('tq_claim', 'w2', 5, NULL, '5 minutes')$$,
                   $$VALUES ('p3-later', true)$$, 'once run_at has come the job is handed out, with the lease asked for');
 
 -- complete
@@ -73,9 +73,9 @@ CREATE TEMP TABLE seeded2 AS SELECT daz.enqueue_many(jsonb_build_array(
     jsonb_build_object('queue', 'tq_rooms', 'kind', 'c1', 'room', 'c', 'priority', 3),
     jsonb_build_object('queue', 'tq_rooms', 'kind', 'a2', 'room', 'a'),
     jsonb_build_object('queue', 'tq_rooms', 'kind', 'none')));
-SELECT is((SELECT array_agg(kind) FROM daz.claim('tq_rooms', 'w', 10, ARRAY['a', 'b'])), ARRAY['b1', 'a1', 'a2'],
+SELECT is((SELECT array_agg(kind::text) FROM daz.claim('tq_rooms', 'w', 10, ARRAY['a', 'b'])), ARRAY['b1', 'a1', 'a2'],
           'with p_rooms only those rooms'' jobs are handed out, in claim order');
-SELECT is((SELECT array_agg(kind ORDER BY kind) FROM daz.jobs WHERE queue = 'tq_rooms' AND state = 'ready'), ARRAY['c1', 'none'],
+SELECT is((SELECT array_agg(kind::text ORDER BY kind) FROM daz.jobs WHERE queue = 'tq_rooms' AND state = 'ready'), ARRAY['c1', 'none'],
           'other rooms and room-less jobs stay ready');
 
 -- pause
@@ -93,11 +93,11 @@ CREATE TEMP TABLE seeded3 AS SELECT daz.enqueue_many(jsonb_build_array(
 SELECT is(daz.pause_room('a', 'tq_rooms', 'testing'), true, 'pause_room holds a room');
 SELECT is(daz.pause_room('a', 'tq_rooms'), false, 'pausing it again reports no change');
 SELECT is((SELECT paused_rooms FROM daz.queue_overview WHERE queue = 'tq_rooms'), ARRAY['a'], 'queue_overview lists paused rooms');
-SELECT is((SELECT array_agg(kind) FROM daz.claim('tq_rooms', 'w', 10, ARRAY['a', 'b'])), ARRAY['free'],
+SELECT is((SELECT array_agg(kind::text) FROM daz.claim('tq_rooms', 'w', 10, ARRAY['a', 'b'])), ARRAY['free'],
           'a claim for rooms a and b skips the paused room a');
 SELECT is_empty($$SELECT * FROM daz.claim('tq_rooms', 'w', 10)$$, 'a claim without a room list skips it too');
 SELECT is(daz.resume_room('a', 'tq_rooms'), true, 'resume_room releases it');
-SELECT is((SELECT array_agg(kind) FROM daz.claim('tq_rooms', 'w', 10)), ARRAY['held'], 'and its job is handed out again');
+SELECT is((SELECT array_agg(kind::text) FROM daz.claim('tq_rooms', 'w', 10)), ARRAY['held'], 'and its job is handed out again');
 SELECT throws_ok($$SELECT daz.pause_room('a', 'nope')$$, '22023', 'daz.pause_room: unknown queue "nope"',
                  'pause_room names an unknown queue');
 

@@ -28,7 +28,7 @@ $$;
 
 CREATE TEMP TABLE ids AS SELECT daz.enqueue('tq_retry', 'flaky', '{"n":1}', 'room1', 2, now(), NULL, 'c-9') AS id;
 SELECT is(pg_temp.fail_round('flaky', 'boom'), 'retry', 'a retryable failure with attempts left is retried');
-SELECT results_eq($$SELECT state, locked_by, lease_until, last_error FROM daz.jobs WHERE id = (SELECT id FROM ids)$$,
+SELECT results_eq($$SELECT state::text, locked_by, lease_until, last_error FROM daz.jobs WHERE id = (SELECT id FROM ids)$$,
                   $$VALUES ('ready', NULL::text, NULL::timestamptz, 'boom #1')$$,
                   'a retried job is ready again, unlocked, with its last error');
 SELECT is(pg_temp.fail_round('flaky', 'boom'), 'retry', 'attempt 2 retries');
@@ -96,7 +96,7 @@ INSERT INTO ids SELECT daz.enqueue('tq_retry', 'stuck');
 CREATE TEMP TABLE c2 AS SELECT * FROM daz.claim('tq_retry', 'gone-worker', 1, NULL, '1 second');
 UPDATE daz.jobs SET lease_until = now() - interval '1 second' WHERE id = (SELECT id FROM ids);
 SELECT is(daz.rescue_expired(), 1, 'rescue_expired finds the job whose lease ended');
-SELECT results_eq($$SELECT state, attempts, last_error, errors->0->>'worker', run_at > now()
+SELECT results_eq($$SELECT state::text, attempts, last_error, errors->0->>'worker', run_at > now()
                       FROM daz.jobs WHERE id = (SELECT id FROM ids)$$,
                   $$VALUES ('ready', 1, 'lease expired', 'gone-worker', true)$$,
                   'an expired lease counts as a failed attempt "lease expired" and retries after backoff');

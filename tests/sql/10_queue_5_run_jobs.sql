@@ -46,7 +46,7 @@ SELECT is((SELECT result FROM daz.job_results WHERE id = (SELECT id FROM j WHERE
           '{"echo": {"x": 1}, "kind": "e1"}'::jsonb, 'a handler''s result completes its job');
 SELECT is((SELECT locked_by FROM daz.job_results WHERE id = (SELECT id FROM j WHERE what = 'echo')), 'tap',
           'the worker name is recorded');
-SELECT results_eq($$SELECT state, attempts, last_error, run_at > now() FROM daz.jobs WHERE id = (SELECT id FROM j WHERE what = 'raise')$$,
+SELECT results_eq($$SELECT state::text, attempts, last_error, run_at > now() FROM daz.jobs WHERE id = (SELECT id FROM j WHERE what = 'raise')$$,
                   $$VALUES ('ready', 1, 'handler says no to r1', true)$$,
                   'a job''s own handler overrides the queue''s; a raising handler fails its job for a retry');
 SELECT is((SELECT array_agg(note ORDER BY note) FROM daz.tap_side_effects), ARRAY['echo'],
@@ -56,7 +56,7 @@ SELECT results_eq($$SELECT reason, last_error FROM daz.dead_letters WHERE id = (
 SELECT results_eq($$SELECT queue, reason, last_error FROM daz.dead_letters WHERE id = (SELECT id FROM j WHERE what = 'unrouted')$$,
                   $$VALUES ('bot', 'fatal', 'no handler for kind "no_such_command"')$$,
                   'queue bot''s handler daz.unrouted_job sends unknown kinds straight to dead letters');
-SELECT results_eq($$SELECT state FROM daz.jobs WHERE id IN (SELECT id FROM j WHERE what IN ('later', 'cytube')) ORDER BY id$$,
+SELECT results_eq($$SELECT state::text FROM daz.jobs WHERE id IN (SELECT id FROM j WHERE what IN ('later', 'cytube')) ORDER BY id$$,
                   $$VALUES ('ready'), ('ready')$$, 'future jobs and queues without a handler (cytube) are left alone');
 
 -- limit and pause
@@ -88,7 +88,7 @@ UNION ALL SELECT 'after', daz.enqueue('tq_run', 'after-spin');
 SET LOCAL statement_timeout = '300ms';
 SELECT is(daz.run_jobs('tap', 100), 1, 'run_jobs survives a handler stopped by statement_timeout, and returns');
 RESET statement_timeout;
-SELECT results_eq($$SELECT state, attempts, last_error FROM daz.jobs WHERE id = (SELECT id FROM s WHERE what = 'spin')$$,
+SELECT results_eq($$SELECT state::text, attempts, last_error FROM daz.jobs WHERE id = (SELECT id FROM s WHERE what = 'spin')$$,
                   $$VALUES ('ready', 1, 'canceling statement due to statement timeout')$$,
                   'the spinning job is failed with the timeout as its error, for a later retry');
 SELECT is((SELECT count(*)::int FROM daz.tap_side_effects WHERE note = 'spin'), 0, 'its writes were rolled back');

@@ -75,7 +75,7 @@ SELECT throws_ok($$SELECT daz.await_result(1, '2 hours')$$, '22023', NULL, 'awai
 -- retry_dead
 SELECT is(daz.retry_dead((SELECT id FROM j WHERE what = 'dead1')), (SELECT id FROM j WHERE what = 'dead1'),
           'retry_dead returns the same id');
-SELECT results_eq($$SELECT state, attempts, run_at = now(), jsonb_array_length(errors), dedup_key, payload
+SELECT results_eq($$SELECT state::text, attempts, run_at = now(), jsonb_array_length(errors), dedup_key, payload
                       FROM daz.jobs WHERE id = (SELECT id FROM j WHERE what = 'dead1')$$,
                   $$VALUES ('ready', 0, true, 2, 'key-1', '{"n":1}'::jsonb)$$,
                   'the job is ready now with fresh attempts, its error history and dedup key kept');

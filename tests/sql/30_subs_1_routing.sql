@@ -64,7 +64,7 @@ SELECT is(pg_temp.jobs('no-actions'), ARRAY[pg_temp.id(2), pg_temp.id(6)], 'excl
 SELECT is(pg_temp.jobs('off'), '{}'::text[], 'a disabled subscription routes nothing');
 SELECT is((SELECT count(*)::int FROM daz.jobs WHERE correlation_id = pg_temp.id(2)), 2,
           'one job per (event, matching subscription)');
-SELECT results_eq($$SELECT queue, kind, room, priority::int, handler::text, state FROM daz.jobs WHERE kind = 'announce'$$,
+SELECT results_eq($$SELECT queue, kind::text, room::text, priority::int, handler::text, state::text FROM daz.jobs WHERE kind = 'announce'$$,
                   $$VALUES ('bot', 'announce', 'botchan', 2, 'daz.test_announce(daz.jobs)', 'ready')$$,
                   'job: queue, kind = subscription name, room, priority and handler of the subscription');
 SELECT is((SELECT payload - 'received_at' FROM daz.jobs WHERE kind = 'announce'),
@@ -79,7 +79,7 @@ SELECT is(pg_temp.jobs('announce'), ARRAY[pg_temp.id(7)], '... and not routed ag
 
 -- The handler runs: the announce example puts a chat job on queue cytube.
 SELECT ok(daz.run_jobs('test', 100) >= 1, 'run_jobs runs routed jobs');
-SELECT results_eq($$SELECT kind, room, payload->>'text' FROM daz.jobs WHERE queue = 'cytube'$$,
+SELECT results_eq($$SELECT kind::text, room::text, payload->>'text' FROM daz.jobs WHERE queue = 'cytube'$$,
                   $$VALUES ('chat', 'botchan', 'Now playing: Twitch.tv - fixture3')$$, 'the announce handler said the title');
 
 -- Changes apply from the next batch.
@@ -122,7 +122,7 @@ SELECT is(daz.ingest(ARRAY(
                 ELSE pg_temp.ev(1000 + n, 'chatMsg', '{chat,user-message}', 'u' || (n % 50),
                                 jsonb_build_object('username', 'u' || (n % 50), 'msg', 'line ' || n, 'meta', '{}'::jsonb, 'time', 1795750300000 + n))
            END FROM generate_series(1, 1000) AS n)), 1000, '1,000 events stored with 20 subscriptions');
-SELECT results_eq($$SELECT kind, count(*)::int, count(DISTINCT correlation_id)::int FROM daz.jobs GROUP BY kind$$,
+SELECT results_eq($$SELECT kind::text, count(*)::int, count(DISTINCT correlation_id)::int FROM daz.jobs GROUP BY kind$$,
                   $$VALUES ('bench-media', 50, 50)$$, 'exactly the 50 changeMedia events routed, once each, by the one matching subscription');
 
 SELECT * FROM finish();

@@ -3,6 +3,7 @@
 // Run through tests/bench/queue/run, which starts a throwaway cluster, migrates it and exports
 // PGHOST/PGPORT/PGUSER/PGDATABASE. Every phase is bounded by BENCH_PHASE_S seconds; a phase that
 // runs out of time is reported as such, not hung on. Prints one JSON object per phase on stdout.
+import { readFileSync, readdirSync } from 'node:fs';
 import pg from 'pg';
 import { run, makeWorkerUtils } from 'graphile-worker';
 import { PgBoss } from 'pg-boss';
@@ -32,6 +33,42 @@ async function client() {
     const c = new pg.Client();
     await c.connect();
     return c;
+}
+
+// CPU time used so far by the whole cluster (postmaster, its live children, and the children it has
+// reaped, which the kernel adds to its cutime/cstime) and by this process, in milliseconds. The
+// difference over a drain, divided by its jobs, is the cost of a job in CPU: steadier than the
+// wall clock when other work shares the machine.
+const TICK_MS = 10;   // USER_HZ is 100 on Linux
+let postmasterPid;
+function statFields(pid) {
+    const t = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return t.slice(t.lastIndexOf(')') + 2).split(' ');   // fields from 3 (state) on
+}
+async function cpuNow() {
+    if (!postmasterPid) {
+        const c = await client();
+        const pid = (await c.query('SELECT pg_backend_pid() AS p')).rows[0].p;
+        postmasterPid = Number(statFields(pid)[1]);
+        await c.end();
+    }
+    let ticks = 0;
+    const pm = statFields(postmasterPid);
+    ticks += Number(pm[11]) + Number(pm[12]) + Number(pm[13]) + Number(pm[14]);
+    for (const d of readdirSync('/proc')) {
+        if (!/^[0-9]+$/.test(d)) continue;
+        let f;
+        try { f = statFields(d); } catch { continue; }
+        if (Number(f[1]) === postmasterPid) ticks += Number(f[11]) + Number(f[12]);
+    }
+    const u = process.cpuUsage();
+    return { server_ms: ticks * TICK_MS, client_ms: (u.user + u.system) / 1000 };
+}
+function cpuSince(c0, c1, jobs) {
+    const server = c1.server_ms - c0.server_ms;
+    const clientMs = c1.client_ms - c0.client_ms;
+    return { cpu_server_ms: Math.round(server), cpu_client_ms: Math.round(clientMs),
+             cpu_us_per_job: Math.round(((server + clientMs) * 1000) / jobs) };
 }
 
 function report(o) {
@@ -75,6 +112,7 @@ async function dazDrain(name, batch, settings = {}) {
     const ackers = await Promise.all(Array.from({ length: WORKERS }, client));
     const check = deadline(name);
     let handled = 0;
+    const c0 = await cpuNow();
     const t0 = now();
     await Promise.all(clients.map(async (c, w) => {
         let acks = Promise.resolve();   // this worker's acknowledgements, one after another
@@ -96,6 +134,7 @@ async function dazDrain(name, batch, settings = {}) {
         await acks;
     }));
     const ms = now() - t0;
+    const cpu = cpuSince(c0, await cpuNow(), JOBS);
     const left = (await admin.query(`SELECT count(*)::int AS n FROM daz.jobs`)).rows[0].n;
     const done = (await admin.query(`SELECT count(*)::int AS n FROM daz.job_results WHERE queue = 'bench'`)).rows[0].n;
     await Promise.all([...clients, ...ackers].map((c) => c.end()));
@@ -103,7 +142,7 @@ async function dazDrain(name, batch, settings = {}) {
     await admin.end();
     report({ phase: name, jobs: JOBS, workers: WORKERS, batch, retention, handled, completed: done, left,
              enqueue_ms: Math.round(enqueueMs), enqueue_jobs_s: Math.round(JOBS / (enqueueMs / 1000)),
-             ms: Math.round(ms), jobs_s: Math.round(JOBS / (ms / 1000)) });
+             ms: Math.round(ms), jobs_s: Math.round(JOBS / (ms / 1000)), ...cpu });
 }
 
 async function dazLatency() {
@@ -185,8 +224,14 @@ async function graphile(name, preset) {
     const enqueueMs = now() - t0e;
     await admin.query('VACUUM ANALYZE graphile_worker._private_jobs');
     await admin.query('CHECKPOINT');
+    // The drain ends when the task has run JOBS times and the table is empty (the last completions
+    // committed). Polling the table all along would take CPU from the runner on this 2-core box,
+    // so it is polled only once the last job has been handed to the task.
     let handled = 0;
+    let allHandled;
+    const lastHandled = new Promise((resolve) => { allHandled = resolve; });
     const check = deadline(name);
+    const c0 = await cpuNow();
     const t0 = now();
     const runner = await run({
         connectionString: socketUrl,
@@ -194,23 +239,28 @@ async function graphile(name, preset) {
         noHandleSignals: true,
         pollInterval: 1000,
         logger: new (await import('graphile-worker')).Logger(() => () => {}),
-        taskList: { noop: async () => { handled++; } },
+        taskList: { noop: async () => { if (++handled === JOBS) allHandled(); } },
         preset,
     });
+    while (handled < JOBS) {
+        check();
+        await Promise.race([lastHandled, sleep(1000)]);
+    }
     let left;
     for (;;) {
         left = (await admin.query('SELECT count(*)::int AS n FROM graphile_worker._private_jobs')).rows[0].n;
         if (left === 0) break;
         check();
-        await sleep(20);
+        await sleep(2);
     }
     const ms = now() - t0;
+    const cpu = cpuSince(c0, await cpuNow(), JOBS);
     await runner.stop();
     await utils.release();
     await admin.end();
     report({ phase: name, jobs: JOBS, workers: WORKERS, handled, left,
              enqueue_ms: Math.round(enqueueMs), enqueue_jobs_s: Math.round(JOBS / (enqueueMs / 1000)),
-             ms: Math.round(ms), jobs_s: Math.round(JOBS / (ms / 1000)) });
+             ms: Math.round(ms), jobs_s: Math.round(JOBS / (ms / 1000)), ...cpu });
 }
 
 // ---------------------------------------------------------------- pg-boss
@@ -234,6 +284,7 @@ async function pgboss(name, batch) {
     await admin.end();
     const check = deadline(name);
     let handled = 0;
+    const c0 = await cpuNow();
     const t0 = now();
     await Promise.all(Array.from({ length: WORKERS }, async () => {
         const acks = [];
@@ -248,13 +299,14 @@ async function pgboss(name, batch) {
         await Promise.all(acks);
     }));
     const ms = now() - t0;
+    const cpu = cpuSince(c0, await cpuNow(), JOBS);
     const stats = await boss.getQueueStats?.(q).catch(() => null);
     await boss.deleteQueue(q).catch(() => {});
     await boss.stop({ graceful: false, wait: true });
     report({ phase: name, jobs: JOBS, workers: WORKERS, batch, handled,
              left: stats ? stats.queuedCount ?? null : null,
              enqueue_ms: Math.round(enqueueMs), enqueue_jobs_s: Math.round(JOBS / (enqueueMs / 1000)),
-             ms: Math.round(ms), jobs_s: Math.round(JOBS / (ms / 1000)) });
+             ms: Math.round(ms), jobs_s: Math.round(JOBS / (ms / 1000)), ...cpu });
 }
 
 // The single path is compared in rounds: each round runs daz and graphile-worker's default back to

@@ -12,14 +12,18 @@ const median = (list) => {
 const by = Object.fromEntries(Object.entries(all).map(([k, list]) => [k, median(list)]));
 const m = by.machine || {};
 const fmt = (n) => (n == null ? 'n/a' : Number(n).toLocaleString('en-US'));
+const cpu = (r) => (r.cpu_us_per_job == null ? 'n/a'
+    : `${fmt(r.cpu_us_per_job)} µs (${fmt(Math.round((r.cpu_server_ms * 1000) / r.jobs))} + ${fmt(Math.round((r.cpu_client_ms * 1000) / r.jobs))})`);
+// CPU ratio: graphile-worker's CPU per job over daz's (above 1: daz needs less CPU per job).
+const cpuRatio = (a, b) => (a?.cpu_us_per_job && b?.cpu_us_per_job ? (b.cpu_us_per_job / a.cpu_us_per_job).toFixed(2) + '×' : 'n/a');
 const ratio = (a, b) => (a && b && a.jobs_s && b.jobs_s ? (a.jobs_s / b.jobs_s).toFixed(2) + '×' : 'n/a');
 
 const lines = [];
 lines.push(`Machine: ${m.nproc} cores, ${m.cpu}; PostgreSQL ${m.postgres} (fsync ${m.fsync}, shared_buffers ${m.shared_buffers}); ` +
            `Node ${m.node}; graphile-worker ${m.graphile_worker}; pg-boss ${m.pg_boss}.`);
 lines.push('');
-lines.push('| run | batch | jobs | workers | enqueue jobs/s | process time | process jobs/s | vs graphile default | vs graphile localQueue | vs pg-boss same batch |');
-lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+lines.push('| run | batch | jobs | workers | enqueue jobs/s | process time | process jobs/s | vs graphile default | vs graphile localQueue | vs pg-boss same batch | CPU per job (server + driver) |');
+lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 const gd = by['graphile-default'];
 const gl = by['graphile-localqueue'];
 const gdRound = (r) => (all['graphile-default'] || []).find((g) => g.round === r && !g.error) || gd;
@@ -28,20 +32,21 @@ for (const name of ['daz-batch100', 'daz-single', 'daz-single-noresults', 'graph
     for (const r of all[name] || []) {
         const label = r.round ? `${name} (round ${r.round})` : name;
         if (r.error) {
-            lines.push(`| ${label} | | | | | error: ${r.error} | | | | |`);
+            lines.push(`| ${label} | | | | | error: ${r.error} | | | | | |`);
             continue;
         }
         const boss = name.startsWith('daz') ? by[r.batch === 100 ? 'pgboss-batch100' : 'pgboss-single'] : null;
         lines.push(`| ${label} | ${r.batch ?? (name === 'graphile-localqueue' ? '100 (localQueue)' : '1')} | ${fmt(r.jobs)} | ${r.workers} | ` +
                    `${fmt(r.enqueue_jobs_s)} | ${(r.ms / 1000).toFixed(2)} s | **${fmt(r.jobs_s)}** | ${ratio(r, r.round ? gdRound(r.round) : gd)} | ` +
-                   `${ratio(r, gl)} | ${boss ? ratio(r, boss) : ''} |`);
+                   `${ratio(r, gl)} | ${boss ? ratio(r, boss) : ''} | ${cpu(r)} |`);
     }
 }
 if ((all['daz-single'] || []).length > 1) {
     lines.push('');
     lines.push(`Single path, median of ${all['daz-single'].length} rounds: daz ${fmt(by['daz-single'].jobs_s)} jobs/s, ` +
                `graphile-worker default ${fmt(gd?.jobs_s)}; ratios within each round: ` +
-               all['daz-single'].map((r) => ratio(r, gdRound(r.round))).join(', ') + '.');
+               all['daz-single'].map((r) => ratio(r, gdRound(r.round))).join(', ') + '; by CPU per job (graphile-worker\'s / daz\'s): ' +
+               all['daz-single'].map((r) => cpuRatio(r, gdRound(r.round))).join(', ') + '.');
 }
 const l = by['daz-claim-latency'];
 if (l && !l.error) {
