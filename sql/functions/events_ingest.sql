@@ -166,6 +166,13 @@ DECLARE
     v_key_tags  text[];
     v_key_types text[];
     v_key_rooms text[];
+    v_min      timestamptz;
+    v_max_at   timestamptz;
+    v_fast     boolean;
+    v_history  boolean;
+    v_try      int := 0;
+    v_seen     bigint[] := '{}';
+    v_stale    bigint[] := '{}';
 BEGIN
     IF p_events IS NULL OR cardinality(p_events) = 0 THEN
         RETURN 0;
@@ -214,273 +221,355 @@ BEGIN
                               WHEN s.rooms IS NOT NULL THEN s.rooms ELSE s.tags[1:1] END)) AS k(kind, key)
      WHERE s.enabled;
 
-    WITH src AS MATERIALIZED (
-        SELECT e.id, e.received_at, e.room, e.type, e.actor, e.server_time, e.payload, e.ord,
-               t.tags,
-               CASE
-                   -- The usual case first, in one test: id and time present, room and type of 1..64
-                   -- characters without control characters (one regular expression for both).
-                   WHEN e.id IS NOT NULL AND e.received_at IS NOT NULL
-                        AND length(e.room) BETWEEN 1 AND 64 AND length(e.type) BETWEEN 1 AND 64
-                        AND e.room || e.type !~ '[[:cntrl:]]' THEN NULL
-                   WHEN e.id IS NULL THEN 'id is missing'
-                   WHEN e.received_at IS NULL THEN 'received_at is missing'
-                   WHEN e.room IS NULL OR e.room = '' THEN 'room is empty'
-                   WHEN length(e.room) > 64 THEN 'room is longer than 64 characters'
-                   WHEN e.room ~ '[[:cntrl:]]' THEN 'room has control characters'
-                   WHEN e.type IS NULL OR e.type = '' THEN 'type is empty'
-                   WHEN length(e.type) > 64 THEN 'type is longer than 64 characters'
-                   WHEN e.type ~ '[[:cntrl:]]' THEN 'type has control characters'
-               END AS reason,
-               v_drop_all OR t.tags && v_drop AS dropped
-          FROM unnest(p_events) WITH ORDINALITY
-                   AS e(id, received_at, room, type, tags, actor, server_time, payload, ord)
-         CROSS JOIN LATERAL (
-               -- The database adds "command" to chat and PM lines that start with the prefix (dazd may not know it).
-               SELECT CASE
-                          WHEN e.type IN ('chatMsg', 'pm')
-                               AND left(e.payload->>'msg', length(v_prefix)) = v_prefix
-                               AND NOT COALESCE(e.tags, '{}') @> '{command}'
-                          THEN COALESCE(e.tags, '{}') || '{command}'::text[]
-                          ELSE COALESCE(e.tags, '{}')
-                      END AS tags
-         ) t
-    ),
-    rejected AS (
-        INSERT INTO daz.rejected_events (id, received_at, room, type, reason, event)
-        SELECT s.id, s.received_at, left(s.room, 200), left(s.type, 200), s.reason,
-               jsonb_build_object('id', s.id, 'received_at', s.received_at, 'room', s.room, 'type', s.type,
-                                  'tags', s.tags, 'actor', s.actor, 'server_time', s.server_time, 'payload', s.payload)
-          FROM src s
-         WHERE s.reason IS NOT NULL
-    ),
-    -- A replayed history line is skipped when the same (room, server_time, actor, text) is already
-    -- stored (index events_chat_seen, partitions within a day of the line's server time) or appears
-    -- earlier in this batch. Only batches that hold history lines pay for it.
-    history_dup AS (
-        SELECT x.id
-          FROM (SELECT s.id, s.room, s.server_time, s.actor, s.tags, s.payload->'msg' AS msg,
-                       row_number() OVER (PARTITION BY s.room, s.server_time, s.actor, s.payload->'msg'
-                                          ORDER BY s.ord) AS k
+    -- Fast path: when nothing is stored between the batch's earliest and latest received_at (the
+    -- live stream: dazd stamps events with its own clock), no stored row has the key (received_at,
+    -- id) of a row of the batch, and the rows are inserted as they are. Otherwise the rows already
+    -- stored and the repeats of a row within the batch are left out first. ON CONFLICT is not used:
+    -- its speculative insertion cost about a tenth of the whole call. A duplicate neither path can
+    -- see, inserted by a concurrent session, makes the insert wait for that session and, once it
+    -- has committed, raise unique_violation: the statement is rolled back and run again (on the
+    -- careful path), and then sees that row as stored.
+    -- The same pass tells whether the batch holds replayed chat lines (history dedup below).
+    -- (unnest in the select list: each element is read in place, not copied into a tuplestore.)
+    SELECT min((x.e).received_at), max((x.e).received_at),
+           COALESCE(bool_or((x.e).type = 'chatMsg' AND (x.e).tags @> '{history}'), false)
+      INTO v_min, v_max_at, v_history
+      FROM (SELECT unnest(p_events) AS e) x;
+    -- (The first such row by the primary key: one index probe in the day's partition, usually.)
+    v_fast := (SELECT ev.received_at FROM daz.events ev
+                WHERE ev.received_at >= v_min AND ev.received_at <= v_max_at
+                ORDER BY ev.received_at LIMIT 1) IS NULL;
+    <<batch>>
+    LOOP
+        -- The lookups of stored rows run as statements of their own, and only when needed: inside the
+        -- big statement their scan of every partition would be set up for every batch.
+        -- Replayed history lines already stored: same (room, server_time, actor, text), another id,
+        -- within a day of the line's server time (index events_chat_seen).
+        IF v_history THEN
+            SELECT COALESCE(array_agg(x.ord), '{}') INTO v_seen
+              FROM (SELECT unnest(p_events) AS e, generate_series(1::bigint, cardinality(p_events)) AS ord) x
+             WHERE (x.e).type = 'chatMsg' AND (x.e).tags @> '{history}'
+               AND EXISTS (SELECT 1 FROM daz.events ev
+                            WHERE ev.type = 'chatMsg' AND ev.room = (x.e).room AND ev.server_time = (x.e).server_time
+                              AND ev.received_at >= (x.e).server_time - interval '1 day'
+                              AND ev.received_at < (x.e).server_time + interval '1 day'
+                              AND ev.actor IS NOT DISTINCT FROM (x.e).actor
+                              AND ev.payload->'msg' IS NOT DISTINCT FROM (x.e).payload->'msg'
+                              AND ev.id <> (x.e).id);
+        END IF;
+        -- Careful path: the rows of the batch already stored.
+        IF NOT v_fast THEN
+            SELECT COALESCE(array_agg(x.ord), '{}') INTO v_stale
+              FROM unnest(p_events) WITH ORDINALITY AS x(id, received_at, room, type, tags, actor, server_time, payload, ord)
+             WHERE EXISTS (SELECT 1 FROM daz.events ev WHERE ev.received_at = x.received_at AND ev.id = x.id);
+        END IF;
+        BEGIN
+            WITH src AS MATERIALIZED (
+                SELECT e.id, e.received_at, e.room, e.type, e.actor, e.server_time, e.payload, e.ord,
+                       t.tags,
+                       CASE
+                           -- The usual case first, in one test: id and time present, room and type of 1..64
+                           -- characters without control characters (one regular expression for both).
+                           WHEN e.id IS NOT NULL AND e.received_at IS NOT NULL
+                                AND length(e.room) BETWEEN 1 AND 64 AND length(e.type) BETWEEN 1 AND 64
+                                AND e.room || e.type !~ '[[:cntrl:]]' THEN NULL
+                           WHEN e.id IS NULL THEN 'id is missing'
+                           WHEN e.received_at IS NULL THEN 'received_at is missing'
+                           WHEN e.room IS NULL OR e.room = '' THEN 'room is empty'
+                           WHEN length(e.room) > 64 THEN 'room is longer than 64 characters'
+                           WHEN e.room ~ '[[:cntrl:]]' THEN 'room has control characters'
+                           WHEN e.type IS NULL OR e.type = '' THEN 'type is empty'
+                           WHEN length(e.type) > 64 THEN 'type is longer than 64 characters'
+                           WHEN e.type ~ '[[:cntrl:]]' THEN 'type has control characters'
+                       END AS reason,
+                       v_drop_all OR t.tags && v_drop AS dropped
+                  FROM unnest(p_events) WITH ORDINALITY
+                           AS e(id, received_at, room, type, tags, actor, server_time, payload, ord)
+                 CROSS JOIN LATERAL (
+                       -- The database adds "command" to chat and PM lines that start with the prefix (dazd may not know it).
+                       SELECT CASE
+                                  WHEN e.type IN ('chatMsg', 'pm')
+                                       AND left(e.payload->>'msg', length(v_prefix)) = v_prefix
+                                       AND NOT COALESCE(e.tags, '{}') @> '{command}'
+                                  THEN COALESCE(e.tags, '{}') || '{command}'::text[]
+                                  ELSE COALESCE(e.tags, '{}')
+                              END AS tags
+                 ) t
+            ),
+            rejected AS (
+                INSERT INTO daz.rejected_events (id, received_at, room, type, reason, event)
+                SELECT s.id, s.received_at, left(s.room, 200), left(s.type, 200), s.reason,
+                       jsonb_build_object('id', s.id, 'received_at', s.received_at, 'room', s.room, 'type', s.type,
+                                          'tags', s.tags, 'actor', s.actor, 'server_time', s.server_time, 'payload', s.payload)
                   FROM src s
-                 WHERE (SELECT bool_or(h.tags @> '{history}') FROM src h WHERE h.type = 'chatMsg')
-                   AND s.reason IS NULL AND NOT s.dropped AND s.type = 'chatMsg') x
-         WHERE x.tags @> '{history}'
-           AND (x.k > 1
-                OR EXISTS (SELECT 1 FROM daz.events ev
-                            WHERE ev.type = 'chatMsg' AND ev.room = x.room AND ev.server_time = x.server_time
-                              AND ev.received_at >= x.server_time - interval '1 day'
-                              AND ev.received_at < x.server_time + interval '1 day'
-                              AND ev.actor IS NOT DISTINCT FROM x.actor
-                              AND ev.payload->'msg' IS NOT DISTINCT FROM x.msg
-                              AND ev.id <> x.id))
-    ),
-    ins AS (
-        INSERT INTO daz.events (id, received_at, room, type, tags, actor, server_time, payload, expires_at)
-        SELECT s.id, s.received_at, s.room, s.type, s.tags, s.actor, s.server_time, s.payload,
-               CASE WHEN s.tags && v_short OR '*' = ANY (v_short) THEN
-                   s.received_at + (SELECT min(r.retention) FROM daz.log_rules r
-                                     WHERE r.action = 'store' AND (r.tag = ANY (s.tags) OR r.tag = '*'))
-               END
-          FROM src s
-         WHERE s.reason IS NULL AND NOT s.dropped
-           AND s.id NOT IN (SELECT d.id FROM history_dup d)
-        ON CONFLICT DO NOTHING
-        RETURNING id, received_at, room, type, tags, actor, server_time, payload
-    ),
-    -- The UTC hour by date_bin from a UTC midnight: plain arithmetic (date_trunc with a zone name
-    -- looks the zone up on every row).
-    counters AS (
-        INSERT INTO daz.ingest_counters AS c (hour, room, type, stored, dropped, duplicates)
-        SELECT x.hour, x.room, x.type, sum(x.stored), sum(x.dropped), sum(x.kept) - sum(x.stored)
-          FROM (SELECT date_bin('1 hour', s.received_at, timestamptz '2000-01-01 00:00+00') AS hour, s.room, s.type, 0 AS stored,
-                       count(*) FILTER (WHERE s.dropped) AS dropped, count(*) FILTER (WHERE NOT s.dropped) AS kept
+                 WHERE s.reason IS NOT NULL
+            ),
+            -- A replayed history line is skipped when the same (room, server_time, actor, text) is already
+            -- stored (v_seen) or appears earlier in this batch. Only batches that hold history lines pay for it.
+            history_dup AS MATERIALIZED (
+                SELECT x.id
+                  FROM (SELECT s.id, s.ord, s.tags,
+                               row_number() OVER (PARTITION BY s.room, s.server_time, s.actor, s.payload->'msg'
+                                                  ORDER BY s.ord) AS k
+                          FROM src s
+                         WHERE v_history
+                           AND s.reason IS NULL AND NOT s.dropped AND s.type = 'chatMsg') x
+                 WHERE x.tags @> '{history}'
+                   AND (x.k > 1 OR x.ord = ANY (v_seen))
+            ),
+            -- Careful path only: the rows already stored (v_stale), and the second and later rows of the
+            -- batch with the same key.
+            stale AS MATERIALIZED (
+                SELECT x.ord
+                  FROM (SELECT s.ord, row_number() OVER (PARTITION BY s.received_at, s.id ORDER BY s.ord) AS k
+                          FROM src s
+                         WHERE NOT v_fast AND s.reason IS NULL AND NOT s.dropped) x
+                 WHERE x.k > 1 OR x.ord = ANY (v_stale)
+            ),
+            -- Each row of the batch with whether it is stored. The insert has no ON CONFLICT: it stores
+            -- every row flagged, or fails whole. So the stored rows are known without RETURNING them, and
+            -- what follows reads them from src in place (flagged and ins are not materialized).
+            flagged AS NOT MATERIALIZED (
+                SELECT s.*,
+                       s.reason IS NULL AND NOT s.dropped
+                       AND s.id NOT IN (SELECT d.id FROM history_dup d)
+                       AND s.ord NOT IN (SELECT t.ord FROM stale t) AS stored
                   FROM src s
-                 WHERE s.reason IS NULL
+            ),
+            ins AS NOT MATERIALIZED (
+                SELECT f.id, f.received_at, f.room, f.type, f.tags, f.actor, f.server_time, f.payload
+                  FROM flagged f
+                 WHERE f.stored
+            ),
+            ins_events AS (
+                INSERT INTO daz.events (id, received_at, room, type, tags, actor, server_time, payload, expires_at)
+                SELECT i.id, i.received_at, i.room, i.type, i.tags, i.actor, i.server_time, i.payload,
+                       CASE WHEN i.tags && v_short OR '*' = ANY (v_short) THEN
+                           i.received_at + (SELECT min(r.retention) FROM daz.log_rules r
+                                             WHERE r.action = 'store' AND (r.tag = ANY (i.tags) OR r.tag = '*'))
+                       END
+                  FROM ins i
+            ),
+            -- The UTC hour by date_bin from a UTC midnight: plain arithmetic (date_trunc with a zone name
+            -- looks the zone up on every row).
+            counts AS MATERIALIZED (
+                SELECT date_bin('1 hour', f.received_at, timestamptz '2000-01-01 00:00+00') AS hour, f.room, f.type,
+                       count(*) FILTER (WHERE f.stored) AS stored, count(*) FILTER (WHERE f.dropped) AS dropped,
+                       count(*) FILTER (WHERE NOT f.dropped) - count(*) FILTER (WHERE f.stored) AS duplicates
+                  FROM flagged f
+                 WHERE f.reason IS NULL
                  GROUP BY 1, 2, 3
-                UNION ALL
-                SELECT date_bin('1 hour', i.received_at, timestamptz '2000-01-01 00:00+00'), i.room, i.type, count(*), 0, 0
+            ),
+            counters AS (
+                INSERT INTO daz.ingest_counters AS c (hour, room, type, stored, dropped, duplicates)
+                SELECT n.hour, n.room, n.type, n.stored, n.dropped, n.duplicates FROM counts n
+                ON CONFLICT (hour, room, type) DO UPDATE
+                   SET stored = c.stored + EXCLUDED.stored,
+                       dropped = c.dropped + EXCLUDED.dropped,
+                       duplicates = c.duplicates + EXCLUDED.duplicates
+            ),
+            -- The few stored events needed beyond counting and chat: presence and playlist events and
+            -- those meeting a routing key (see cand), taken from the batch in one pass.
+            side AS MATERIALIZED (
+                SELECT i.id, i.received_at, i.room, i.type, i.tags, i.actor, i.server_time, i.payload,
+                       i.tags && v_key_tags OR i.type = ANY (v_key_types) OR i.room = ANY (v_key_rooms) AS routable
                   FROM ins i
-                 GROUP BY 1, 2, 3) x
-         GROUP BY 1, 2, 3
-        ON CONFLICT (hour, room, type) DO UPDATE
-           SET stored = c.stored + EXCLUDED.stored,
-               dropped = c.dropped + EXCLUDED.dropped,
-               duplicates = c.duplicates + EXCLUDED.duplicates
-    ),
-    -- Presence facts, one per (event, user): online / rank / afk where the event says so.
-    pres AS (
-        SELECT i.room, f.name, i.received_at AS at, i.id, f.online, f.rank, f.afk, false AS implied
-          FROM ins i
-         CROSS JOIN LATERAL (
-               SELECT i.payload->>'name', true,
-                      CASE WHEN jsonb_typeof(i.payload->'rank') = 'number' THEN (i.payload->>'rank')::numeric END,
-                      CASE WHEN jsonb_typeof(i.payload->'meta'->'afk') = 'boolean' THEN (i.payload->'meta'->>'afk')::boolean END
-                WHERE i.type = 'addUser'
-               UNION ALL
-               SELECT i.payload->>'name', false, NULL, NULL WHERE i.type = 'userLeave'
-               UNION ALL
-               SELECT u->>'name', true,
-                      CASE WHEN jsonb_typeof(u->'rank') = 'number' THEN (u->>'rank')::numeric END,
-                      CASE WHEN jsonb_typeof(u->'meta'->'afk') = 'boolean' THEN (u->'meta'->>'afk')::boolean END
-                 FROM jsonb_array_elements(CASE WHEN i.type = 'userlist' AND jsonb_typeof(i.payload) = 'array'
-                                                THEN i.payload ELSE '[]' END) AS u
-               UNION ALL
-               SELECT i.payload->>'name', NULL,
-                      CASE WHEN jsonb_typeof(i.payload->'rank') = 'number' THEN (i.payload->>'rank')::numeric END, NULL
-                WHERE i.type = 'setUserRank'
-               UNION ALL
-               SELECT i.payload->>'name', NULL, NULL,
-                      CASE WHEN jsonb_typeof(i.payload->'afk') = 'boolean' THEN (i.payload->>'afk')::boolean END
-                WHERE i.type = 'setAFK'
-         ) AS f(name, online, rank, afk)
-         WHERE i.type IN ('addUser', 'userLeave', 'userlist', 'setUserRank', 'setAFK')
-           AND f.name IS NOT NULL AND f.name <> '' AND f.name !~ '^[{\[]'
-    ),
-    -- A userlist is a full snapshot: everyone known in the room and not in it is offline at that point.
-    snap AS (
-        SELECT i.room, i.received_at AS at, i.id,
-               ARRAY(SELECT u->>'name' FROM jsonb_array_elements(i.payload) AS u WHERE u->>'name' IS NOT NULL) AS names
-          FROM ins i
-         WHERE i.type = 'userlist' AND jsonb_typeof(i.payload) = 'array'
-    ),
-    implied AS (
-        SELECT k.room, k.name, s.at, s.id, false AS online, NULL::numeric AS rank, NULL::boolean AS afk, true AS implied
-          FROM snap s
-          JOIN (SELECT u.room, u.name FROM daz.users u WHERE u.online AND u.room IN (SELECT room FROM snap)
-                UNION
-                SELECT p.room, p.name FROM pres p) AS k ON k.room = s.room
-         WHERE k.name <> ALL (s.names)
-    ),
-    facts AS (
-        SELECT * FROM pres
-        UNION ALL
-        SELECT * FROM implied
-    ),
-    -- One row per user seen in the batch: last presence values (the first of each user's few facts
-    -- in an order per value: one sort of all facts per value, not one per user), chat count and
-    -- times (plain aggregates over the chat lines), merged by a plain aggregation: no join.
-    per_user AS (
-        SELECT x.room, x.name, bool_or(x.online) AS online, max(x.rank) AS rank, bool_or(x.afk) AS afk,
-               min(x.first_at) AS first_at, max(x.last_at) AS last_at, sum(x.n) AS n, max(x.last_msg) AS last_msg
-          FROM (SELECT f.room, f.name,
-                       first_value(f.online) OVER (PARTITION BY f.room, f.name ORDER BY f.online IS NULL, f.at DESC, f.id DESC) AS online,
-                       first_value(f.rank) OVER (PARTITION BY f.room, f.name ORDER BY f.rank IS NULL, f.at DESC, f.id DESC) AS rank,
-                       first_value(f.afk) OVER (PARTITION BY f.room, f.name ORDER BY f.afk IS NULL, f.at DESC, f.id DESC) AS afk,
-                       CASE WHEN NOT f.implied THEN f.at END AS first_at,
-                       CASE WHEN NOT f.implied THEN f.at END AS last_at,
-                       0 AS n, NULL::timestamptz AS last_msg
-                  FROM facts f
+                 WHERE i.type IN ('addUser', 'userLeave', 'userlist', 'setUserRank', 'setAFK',
+                                  'playlist', 'queue', 'delete', 'moveVideo', 'setTemp', 'setCurrent', 'changeMedia')
+                    OR i.tags && v_key_tags OR i.type = ANY (v_key_types) OR i.room = ANY (v_key_rooms)
+            ),
+            pev AS NOT MATERIALIZED (
+                SELECT i.id, i.received_at, i.room, i.type, i.payload
+                  FROM side i
+                 WHERE i.type IN ('addUser', 'userLeave', 'userlist', 'setUserRank', 'setAFK')
+            ),
+            -- Presence facts, one per (event, user): online / rank / afk where the event says so. An
+            -- addUser, userLeave, setUserRank or setAFK gives one fact (plain expressions); a userlist one
+            -- per user listed.
+            pres AS (
+                SELECT f.*
+                  FROM (SELECT i.room, i.payload->>'name' AS name, i.received_at AS at, i.id,
+                               CASE i.type WHEN 'addUser' THEN true WHEN 'userLeave' THEN false END AS online,
+                               CASE WHEN i.type IN ('addUser', 'setUserRank') AND jsonb_typeof(i.payload->'rank') = 'number'
+                                    THEN (i.payload->>'rank')::numeric END AS rank,
+                               CASE WHEN i.type = 'addUser' AND jsonb_typeof(i.payload->'meta'->'afk') = 'boolean'
+                                    THEN (i.payload->'meta'->>'afk')::boolean
+                                    WHEN i.type = 'setAFK' AND jsonb_typeof(i.payload->'afk') = 'boolean'
+                                    THEN (i.payload->>'afk')::boolean END AS afk,
+                               false AS implied
+                          FROM pev i
+                         WHERE i.type <> 'userlist'
+                        UNION ALL
+                        SELECT i.room, u->>'name', i.received_at, i.id, true,
+                               CASE WHEN jsonb_typeof(u->'rank') = 'number' THEN (u->>'rank')::numeric END,
+                               CASE WHEN jsonb_typeof(u->'meta'->'afk') = 'boolean' THEN (u->'meta'->>'afk')::boolean END,
+                               false
+                          FROM pev i
+                         CROSS JOIN LATERAL jsonb_array_elements(i.payload) AS u
+                         WHERE i.type = 'userlist' AND jsonb_typeof(i.payload) = 'array') f
+                 WHERE f.name IS NOT NULL AND f.name <> '' AND f.name !~ '^[{\[]'
+            ),
+            -- A userlist is a full snapshot: everyone known in the room and not in it is offline at that point.
+            snap AS (
+                SELECT i.room, i.received_at AS at, i.id,
+                       ARRAY(SELECT u->>'name' FROM jsonb_array_elements(i.payload) AS u WHERE u->>'name' IS NOT NULL) AS names
+                  FROM pev i
+                 WHERE i.type = 'userlist' AND jsonb_typeof(i.payload) = 'array'
+            ),
+            implied AS (
+                SELECT k.room, k.name, s.at, s.id, false AS online, NULL::numeric AS rank, NULL::boolean AS afk, true AS implied
+                  FROM snap s
+                  JOIN (SELECT u.room, u.name FROM daz.users u WHERE u.online AND u.room IN (SELECT room FROM snap)
+                        UNION
+                        SELECT p.room, p.name FROM pres p) AS k ON k.room = s.room
+                 WHERE k.name <> ALL (s.names)
+            ),
+            facts AS (
+                SELECT * FROM pres
                 UNION ALL
-                SELECT i.room, i.actor, NULL, NULL, NULL, min(i.received_at), max(i.received_at),
-                       count(*), max(COALESCE(i.server_time, i.received_at))
-                  FROM ins i
-                 WHERE i.type = 'chatMsg' AND i.actor IS NOT NULL AND i.actor <> '' AND i.actor NOT LIKE '[%]'
-                 GROUP BY i.room, i.actor) x
-         GROUP BY x.room, x.name
-    ),
-    -- Known users: one update each, in place (presence values where the batch has them, counters
-    -- added). The values are merged with the row as it is when updated, not as first read.
-    users_up AS (
-        UPDATE daz.users u
-           SET rank = COALESCE(p.rank, u.rank),
-               online = COALESCE(p.online, u.online),
-               afk = COALESCE(p.afk, u.afk),
-               first_seen = LEAST(u.first_seen, p.first_at),
-               last_seen = GREATEST(u.last_seen, p.last_at),
-               last_message_at = GREATEST(u.last_message_at, p.last_msg),
-               messages = u.messages + p.n
-          FROM per_user p
-         WHERE u.room = p.room AND u.name = p.name
-        RETURNING u.room, u.name
-    ),
-    -- The users the update did not find are new (read from the update's own result: no second look
-    -- at daz.users). A user only implied offline by a userlist is not added. Another session may
-    -- have added the user meanwhile: then its row is merged with, in two inserts so that a user
-    -- who only chatted here leaves the presence values of that row as they are.
-    users_new AS (
-        SELECT p.*
-          FROM per_user p
-         WHERE p.first_at IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM users_up c WHERE c.room = p.room AND c.name = p.name)
-    ),
-    users_new_pres AS (
-        INSERT INTO daz.users AS u (room, name, rank, online, afk, first_seen, last_seen, last_message_at, messages)
-        SELECT p.room, p.name, p.rank, COALESCE(p.online, false), COALESCE(p.afk, false),
-               p.first_at, p.last_at, p.last_msg, p.n
-          FROM users_new p
-         WHERE p.online IS NOT NULL OR p.afk IS NOT NULL OR p.rank IS NOT NULL
-        ON CONFLICT (room, name) DO UPDATE
-           SET rank = COALESCE(EXCLUDED.rank, u.rank),
-               online = EXCLUDED.online,
-               afk = EXCLUDED.afk,
-               first_seen = LEAST(u.first_seen, EXCLUDED.first_seen),
-               last_seen = GREATEST(u.last_seen, EXCLUDED.last_seen),
-               last_message_at = GREATEST(u.last_message_at, EXCLUDED.last_message_at),
-               messages = u.messages + EXCLUDED.messages
-    ),
-    users_new_chat AS (
-        INSERT INTO daz.users AS u (room, name, first_seen, last_seen, last_message_at, messages)
-        SELECT p.room, p.name, p.first_at, p.last_at, p.last_msg, p.n
-          FROM users_new p
-         WHERE p.online IS NULL AND p.afk IS NULL AND p.rank IS NULL
-        ON CONFLICT (room, name) DO UPDATE
-           SET first_seen = LEAST(u.first_seen, EXCLUDED.first_seen),
-               last_seen = GREATEST(u.last_seen, EXCLUDED.last_seen),
-               last_message_at = GREATEST(u.last_message_at, EXCLUDED.last_message_at),
-               messages = u.messages + EXCLUDED.messages
-    ),
-    -- Sessions: each offline -> online change opens one, each online -> offline change closes one.
-    changes AS (
-        SELECT x.room, x.name, x.at, x.id, x.online,
-               lead(x.at) OVER w AS next_at,
-               row_number() OVER w AS k
-          FROM (SELECT f.room, f.name, f.at, f.id, f.online,
-                       lag(f.online) OVER (PARTITION BY f.room, f.name ORDER BY f.at, f.id) AS prev,
-                       cur.online AS was
-                  FROM facts f
-                  LEFT JOIN LATERAL (SELECT u0.online FROM daz.users u0
-                                      WHERE u0.room = f.room AND u0.name = f.name LIMIT 1) cur ON true
-                 WHERE f.online IS NOT NULL) x
-         WHERE x.online IS DISTINCT FROM COALESCE(x.prev, x.was, false)
-        WINDOW w AS (PARTITION BY x.room, x.name ORDER BY x.at, x.id)
-    ),
-    sessions_open AS (
-        INSERT INTO daz.user_sessions (room, name, joined_at, left_at)
-        SELECT c.room, c.name, c.at, c.next_at FROM changes c WHERE c.online
-    ),
-    sessions_close AS (
-        UPDATE daz.user_sessions us SET left_at = GREATEST(c.at, us.joined_at)
-          FROM changes c
-         WHERE NOT c.online AND c.k = 1
-           AND us.room = c.room AND us.name = c.name AND us.left_at IS NULL
-    ),
-    -- Routing (issue 9): every stored event matching an enabled subscription becomes one job.
-    routed AS (
-        INSERT INTO daz.jobs (queue, kind, room, payload, priority, max_attempts, correlation_id, handler)
-        -- The payload is the event as a daz.event_in (same keys as jsonb_build_object of the fields,
-        -- a quarter cheaper to build).
-        SELECT s.queue, s.name, i.room,
-               to_jsonb(ROW(i.id, i.received_at, i.room, i.type, i.tags, i.actor, i.server_time, i.payload)::daz.event_in),
-               s.priority, s.max_attempts, i.id::text, s.handler
-          FROM ins i
-          JOIN (SELECT sub.name, sub.tags, sub.exclude_tags, sub.types, sub.rooms, sub.queue, sub.handler,
+                SELECT * FROM implied
+            ),
+            -- One row per user seen in the batch: last presence values (the first of each user's few facts
+            -- in an order per value: one sort of all facts per value, not one per user), chat count and
+            -- times (plain aggregates over the chat lines), merged by a plain aggregation: no join.
+            per_user AS (
+                SELECT x.room, x.name, bool_or(x.online) AS online, max(x.rank) AS rank, bool_or(x.afk) AS afk,
+                       min(x.first_at) AS first_at, max(x.last_at) AS last_at, sum(x.n) AS n, max(x.last_msg) AS last_msg
+                  FROM (SELECT f.room, f.name,
+                               first_value(f.online) OVER (PARTITION BY f.room, f.name ORDER BY f.online IS NULL, f.at DESC, f.id DESC) AS online,
+                               first_value(f.rank) OVER (PARTITION BY f.room, f.name ORDER BY f.rank IS NULL, f.at DESC, f.id DESC) AS rank,
+                               first_value(f.afk) OVER (PARTITION BY f.room, f.name ORDER BY f.afk IS NULL, f.at DESC, f.id DESC) AS afk,
+                               CASE WHEN NOT f.implied THEN f.at END AS first_at,
+                               CASE WHEN NOT f.implied THEN f.at END AS last_at,
+                               0 AS n, NULL::timestamptz AS last_msg
+                          FROM facts f
+                        UNION ALL
+                        SELECT i.room, i.actor, NULL, NULL, NULL, min(i.received_at), max(i.received_at),
+                               count(*), max(COALESCE(i.server_time, i.received_at))
+                          FROM ins i
+                         WHERE i.type = 'chatMsg' AND i.actor IS NOT NULL AND i.actor <> '' AND i.actor NOT LIKE '[%]'
+                         GROUP BY i.room, i.actor) x
+                 GROUP BY x.room, x.name
+            ),
+            -- Known users: one update each, in place (presence values where the batch has them, counters
+            -- added). The values are merged with the row as it is when updated, not as first read.
+            users_up AS (
+                UPDATE daz.users u
+                   SET rank = COALESCE(p.rank, u.rank),
+                       online = COALESCE(p.online, u.online),
+                       afk = COALESCE(p.afk, u.afk),
+                       first_seen = LEAST(u.first_seen, p.first_at),
+                       last_seen = GREATEST(u.last_seen, p.last_at),
+                       last_message_at = GREATEST(u.last_message_at, p.last_msg),
+                       messages = u.messages + p.n
+                  FROM per_user p
+                 WHERE u.room = p.room AND u.name = p.name
+                RETURNING u.room, u.name
+            ),
+            -- The users the update did not find are new (read from the update's own result: no second look
+            -- at daz.users). A user only implied offline by a userlist is not added. Another session may
+            -- have added the user meanwhile: then its row is merged with, in two inserts so that a user
+            -- who only chatted here leaves the presence values of that row as they are.
+            users_new AS (
+                SELECT p.*
+                  FROM per_user p
+                 WHERE p.first_at IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM users_up c WHERE c.room = p.room AND c.name = p.name)
+            ),
+            users_new_pres AS (
+                INSERT INTO daz.users AS u (room, name, rank, online, afk, first_seen, last_seen, last_message_at, messages)
+                SELECT p.room, p.name, p.rank, COALESCE(p.online, false), COALESCE(p.afk, false),
+                       p.first_at, p.last_at, p.last_msg, p.n
+                  FROM users_new p
+                 WHERE p.online IS NOT NULL OR p.afk IS NOT NULL OR p.rank IS NOT NULL
+                ON CONFLICT (room, name) DO UPDATE
+                   SET rank = COALESCE(EXCLUDED.rank, u.rank),
+                       online = EXCLUDED.online,
+                       afk = EXCLUDED.afk,
+                       first_seen = LEAST(u.first_seen, EXCLUDED.first_seen),
+                       last_seen = GREATEST(u.last_seen, EXCLUDED.last_seen),
+                       last_message_at = GREATEST(u.last_message_at, EXCLUDED.last_message_at),
+                       messages = u.messages + EXCLUDED.messages
+            ),
+            users_new_chat AS (
+                INSERT INTO daz.users AS u (room, name, first_seen, last_seen, last_message_at, messages)
+                SELECT p.room, p.name, p.first_at, p.last_at, p.last_msg, p.n
+                  FROM users_new p
+                 WHERE p.online IS NULL AND p.afk IS NULL AND p.rank IS NULL
+                ON CONFLICT (room, name) DO UPDATE
+                   SET first_seen = LEAST(u.first_seen, EXCLUDED.first_seen),
+                       last_seen = GREATEST(u.last_seen, EXCLUDED.last_seen),
+                       last_message_at = GREATEST(u.last_message_at, EXCLUDED.last_message_at),
+                       messages = u.messages + EXCLUDED.messages
+            ),
+            -- Sessions: each offline -> online change opens one, each online -> offline change closes one.
+            changes AS (
+                SELECT x.room, x.name, x.at, x.id, x.online,
+                       lead(x.at) OVER w AS next_at,
+                       row_number() OVER w AS k
+                  FROM (SELECT f.room, f.name, f.at, f.id, f.online,
+                               lag(f.online) OVER (PARTITION BY f.room, f.name ORDER BY f.at, f.id) AS prev,
+                               cur.online AS was
+                          FROM facts f
+                          LEFT JOIN LATERAL (SELECT u0.online FROM daz.users u0
+                                              WHERE u0.room = f.room AND u0.name = f.name LIMIT 1) cur ON true
+                         WHERE f.online IS NOT NULL) x
+                 WHERE x.online IS DISTINCT FROM COALESCE(x.prev, x.was, false)
+                WINDOW w AS (PARTITION BY x.room, x.name ORDER BY x.at, x.id)
+            ),
+            sessions_open AS (
+                INSERT INTO daz.user_sessions (room, name, joined_at, left_at)
+                SELECT c.room, c.name, c.at, c.next_at FROM changes c WHERE c.online
+            ),
+            sessions_close AS (
+                UPDATE daz.user_sessions us SET left_at = GREATEST(c.at, us.joined_at)
+                  FROM changes c
+                 WHERE NOT c.online AND c.k = 1
+                   AND us.room = c.room AND us.name = c.name AND us.left_at IS NULL
+            ),
+            -- Routing (issue 9): every stored event matching an enabled subscription becomes one job. The
+            -- enabled subscriptions are read once per batch; the events meeting a routing key are taken
+            -- with their payload built once, however many subscriptions they match. The payload is the
+            -- event as a daz.event_in (same keys as jsonb_build_object of the fields, a quarter cheaper).
+            subs AS MATERIALIZED (
+                SELECT sub.name, sub.tags, sub.exclude_tags, sub.types, sub.rooms, sub.queue, sub.handler,
                        sub.priority, q.max_attempts
                   FROM daz.subscriptions sub
                   JOIN daz.queues q ON q.name = sub.queue
-                 WHERE sub.enabled) s
-            -- Cheapest tests first: type and room, then the tag arrays.
-            ON (s.types IS NULL OR i.type = ANY (s.types))
-           AND (s.rooms IS NULL OR i.room = ANY (s.rooms))
-           AND i.tags @> s.tags
-           AND NOT i.tags && s.exclude_tags
-         WHERE i.tags && v_key_tags OR i.type = ANY (v_key_types) OR i.room = ANY (v_key_rooms)
-    )
-    SELECT count(*),
-           array_agg(ROW(i.id, i.received_at, i.room, i.type, i.tags, i.actor, i.server_time, i.payload)::daz.event_in)
-               FILTER (WHERE i.type IN ('playlist', 'queue', 'delete', 'moveVideo', 'setTemp', 'setCurrent', 'changeMedia'))
-      INTO v_stored, v_media
-      FROM ins i;
+                 WHERE sub.enabled
+            ),
+            cand AS MATERIALIZED (
+                SELECT i.id, i.room, i.type, i.tags,
+                       to_jsonb(ROW(i.id, i.received_at, i.room, i.type, i.tags, i.actor, i.server_time, i.payload)::daz.event_in) AS payload
+                  FROM side i
+                 WHERE i.routable
+            ),
+            routed AS (
+                INSERT INTO daz.jobs (queue, kind, room, payload, priority, max_attempts, correlation_id, handler)
+                SELECT s.queue, s.name, c.room, c.payload, s.priority, s.max_attempts, c.id::text, s.handler
+                  FROM cand c
+                  JOIN subs s
+                    -- Cheapest tests first: type and room, then the tag arrays.
+                    ON (s.types IS NULL OR c.type = ANY (s.types))
+                   AND (s.rooms IS NULL OR c.room = ANY (s.rooms))
+                   AND c.tags @> s.tags
+                   AND NOT c.tags && s.exclude_tags
+            )
+            SELECT COALESCE((SELECT sum(n.stored) FROM counts n), 0),
+                   array_agg(ROW(i.id, i.received_at, i.room, i.type, i.tags, i.actor, i.server_time, i.payload)::daz.event_in)
+              INTO v_stored, v_media
+              FROM side i
+             WHERE i.type IN ('playlist', 'queue', 'delete', 'moveVideo', 'setTemp', 'setCurrent', 'changeMedia');
+            EXIT batch;
+        EXCEPTION WHEN unique_violation THEN
+            -- Only the events' primary key can be violated (the other inserts resolve their conflicts).
+            v_try := v_try + 1;
+            IF v_try > 3 THEN
+                RAISE;
+            END IF;
+            v_fast := false;
+        END;
+    END LOOP;
 
     IF v_media IS NOT NULL THEN
         BEGIN

@@ -1,6 +1,6 @@
 -- 20_events_2_ingest.sql — daz.ingest: idempotency, history dedup and gap filling, command tag and jobs, log rules, rejected rows.
 BEGIN;
-SELECT plan(36);
+SELECT plan(48);
 
 -- ev(n, ...): event number n of this test, received n seconds after a fixed start (same n, same id and received_at).
 CREATE FUNCTION pg_temp.ev(p_n int, p_type text, p_tags text[], p_actor text, p_payload jsonb,
@@ -110,6 +110,37 @@ SELECT is((SELECT type FROM daz.events WHERE id = pg_temp.id(46)), 'mediaUpdate'
 
 -- Unknown event types are stored like any other.
 SELECT is(daz.ingest(ARRAY[pg_temp.ev(47, 'someNewEvent', '{unknown}', NULL, '{"x":1}')]), 1, 'an unknown event type is stored');
+
+-- The two insert paths. A batch later than every stored row is inserted without conflict checks;
+-- the same event twice in it makes that insert fail, and the batch is then stored the careful way.
+-- A batch reaching back before the newest stored row leaves out the rows already stored.
+CREATE FUNCTION pg_temp.fchat(p_n int, p_msg text DEFAULT 'fast path line') RETURNS daz.event_in LANGUAGE sql AS $$
+    SELECT pg_temp.ev(p_n, 'chatMsg', '{chat,user-message}', 'Fast',
+                      jsonb_build_object('username', 'Fast', 'msg', p_msg, 'meta', '{}'::jsonb, 'time', 1795751000000 + p_n),
+                      'fastpath', to_timestamp((1795751000000 + p_n) / 1000.0))
+$$;
+SELECT ok(NOT EXISTS (SELECT 1 FROM daz.events WHERE received_at >= (pg_temp.fchat(901)).received_at),
+          'nothing is stored after the next batch (the fast path applies)');
+SELECT is(daz.ingest(ARRAY[pg_temp.fchat(901), pg_temp.fchat(902, '!help'), pg_temp.fchat(901), pg_temp.fchat(902, '!help')]), 2,
+          'the same events twice in a batch on the fast path: each stored once');
+SELECT is((SELECT count(*)::int FROM daz.events WHERE room = 'fastpath'), 2, 'no duplicate rows');
+SELECT is((SELECT sum(duplicates)::int FROM daz.ingest_counters WHERE room = 'fastpath'), 2, 'the repeats are counted as duplicates');
+SELECT is((SELECT count(*)::int FROM daz.jobs WHERE correlation_id = pg_temp.id(902)::text), 1, 'a repeated command makes one job');
+SELECT is(daz.ingest(ARRAY[pg_temp.fchat(895), pg_temp.fchat(901), pg_temp.fchat(895), pg_temp.fchat(902, '!help'), pg_temp.fchat(904)]), 2,
+          'a batch reaching back before stored rows: only the rows not stored yet, once each');
+SELECT is((SELECT array_agg(id ORDER BY received_at) FROM daz.events WHERE room = 'fastpath'),
+          ARRAY[pg_temp.id(895), pg_temp.id(901), pg_temp.id(902), pg_temp.id(904)], 'every event stored once');
+SELECT is((SELECT messages::int FROM daz.users WHERE room = 'fastpath' AND name = 'Fast'), 4, 'each stored line counted once');
+SELECT is((SELECT sum(stored)::int || '/' || sum(duplicates)::int FROM daz.ingest_counters WHERE room = 'fastpath'), '4/5',
+          'stored and duplicates counted over both batches');
+SELECT is((SELECT count(*)::int FROM daz.jobs WHERE correlation_id = pg_temp.id(902)::text), 1, 'the resent command makes no second job');
+SELECT is(daz.ingest(ARRAY[
+    pg_temp.ev(897, 'chatMsg', '{chat,user-message,history}', 'Fast', (pg_temp.fchat(901)).payload, 'fastpath', (pg_temp.fchat(901)).server_time),
+    pg_temp.ev(898, 'chatMsg', '{chat,user-message,history}', 'Fast',
+               jsonb_build_object('username', 'Fast', 'msg', 'replayed, not stored before', 'meta', '{}'::jsonb, 'time', 1795751000898),
+               'fastpath', to_timestamp(1795751000.898))]), 1,
+   'on the careful path too, a replayed line already stored is skipped and a new one stored');
+SELECT is((SELECT count(*)::int FROM daz.events WHERE room = 'fastpath'), 5, 'five events in the room');
 
 -- Bad rows are rejected with a reason, good rows of the same batch stored.
 SELECT is(daz.ingest(ARRAY[
