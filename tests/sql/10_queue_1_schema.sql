@@ -85,10 +85,10 @@ SELECT is_empty($$
        AND col_description('daz.jobs'::regclass, c.ordinal_position::int) IS NULL
        AND c.column_name NOT IN ('id', 'queue', 'payload', 'max_attempts', 'created_at')$$,
     'every non-obvious daz.jobs column has a comment');
-SELECT trigger_is('daz', 'jobs', 'jobs_notify_insert', 'daz', 'queue_notify_inserted',
-                  'the wake-up trigger calls daz.queue_notify_inserted');
-SELECT is((SELECT tgtype & 1 FROM pg_trigger WHERE tgname = 'jobs_notify_insert')::int, 0,
-          'the wake-up trigger is a statement trigger (fires once per statement)');
+SELECT trigger_is('daz', 'jobs', 'jobs_inserted', 'daz', 'queue_jobs_inserted',
+                  'the insert trigger calls daz.queue_jobs_inserted');
+SELECT is((SELECT tgtype & 1 FROM pg_trigger WHERE tgname = 'jobs_inserted')::int, 0,
+          'the insert trigger is a statement trigger (fires once per statement)');
 SELECT ok(has_column_privilege('daz_operator', 'daz.jobs', 'id', 'SELECT')
           AND NOT has_table_privilege('daz_operator', 'daz.jobs', 'INSERT')
           AND NOT has_table_privilege('daz_daemon', 'daz.jobs', 'SELECT')
