@@ -95,8 +95,9 @@ REVOKE ALL ON FUNCTION daz.queue_claim(text, text, integer, text[], interval) FR
 -- own settings and a second result set cost about as much CPU as the claim, and with one job per
 -- call that decides a worker's throughput. The queue's lease comes from a plain primary-key lookup
 -- (which also tells an unknown queue from a paused one); rooms held by daz.pause_room are skipped
--- by a primary-key probe of daz.paused_rooms for each candidate job that has a room. Keep the
--- statement alike with daz.queue_claim's. With a room list it calls daz.queue_claim.
+-- by a primary-key probe of daz.paused_rooms for each candidate job that has a room. The priority
+-- probe is daz.queue_claim's (which reads the paused rooms into an array, as it also filters its
+-- room list with them): keep the two probes alike. With a room list it calls daz.queue_claim.
 CREATE OR REPLACE FUNCTION daz.claim(p_queue text, p_worker text, p_limit integer DEFAULT 1,
                                      p_rooms text[] DEFAULT NULL, p_lease interval DEFAULT NULL)
     RETURNS SETOF daz.jobs

@@ -72,14 +72,23 @@ CREATE OR REPLACE TRIGGER jobs_queue_changed
 COMMENT ON TRIGGER jobs_queue_changed ON daz.jobs IS
     'A job''s queue may only change to a queue that exists (claims never change it, so they do not fire this).';
 
--- The queue side of the rule: a queue with jobs cannot be deleted or truncated away, and a rename
--- carries its jobs along (ON UPDATE CASCADE). AFTER the row is deleted, the check runs with a new
--- snapshot, so it also sees the jobs of an inserter that held the queue's lock until it committed.
+-- The queue side of the rule, one function for its three triggers: a queue with jobs cannot be
+-- deleted or truncated away, and a rename carries its jobs along (ON UPDATE CASCADE). AFTER the
+-- row is deleted, the check runs with a new snapshot, so it also sees the jobs of an inserter that
+-- held the queue's lock until it committed.
 CREATE OR REPLACE FUNCTION daz.queue_row_changed() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, daz, pg_temp
 AS $fn$
 BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        IF EXISTS (SELECT 1 FROM daz.jobs) THEN
+            RAISE EXCEPTION USING ERRCODE = '23503',
+                MESSAGE = 'truncate of table "queues" violates the queue rule of "jobs": there are jobs',
+                HINT = 'Empty daz.jobs first.';
+        END IF;
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'DELETE' THEN
         IF EXISTS (SELECT 1 FROM daz.jobs j WHERE j.queue = OLD.name) THEN
             RAISE EXCEPTION USING ERRCODE = '23503',
@@ -94,7 +103,8 @@ END
 $fn$;
 
 COMMENT ON FUNCTION daz.queue_row_changed() IS
-    'Row trigger on daz.queues: refuses to delete a queue that has jobs (foreign_key_violation); a renamed queue takes its jobs along.';
+    'Triggers on daz.queues: refuses to delete a queue that has jobs, or to truncate daz.queues while jobs exist '
+    '(foreign_key_violation); a renamed queue takes its jobs along.';
 REVOKE ALL ON FUNCTION daz.queue_row_changed() FROM PUBLIC;
 
 CREATE OR REPLACE TRIGGER queues_deleted
@@ -110,26 +120,8 @@ CREATE OR REPLACE TRIGGER queues_renamed
 
 COMMENT ON TRIGGER queues_renamed ON daz.queues IS 'A renamed queue takes its jobs along.';
 
-CREATE OR REPLACE FUNCTION daz.queue_truncated() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, daz, pg_temp
-AS $fn$
-BEGIN
-    IF EXISTS (SELECT 1 FROM daz.jobs) THEN
-        RAISE EXCEPTION USING ERRCODE = '23503',
-            MESSAGE = 'truncate of table "queues" violates the queue rule of "jobs": there are jobs',
-            HINT = 'Empty daz.jobs first.';
-    END IF;
-    RETURN NULL;
-END
-$fn$;
-
-COMMENT ON FUNCTION daz.queue_truncated() IS
-    'Statement trigger on daz.queues (TRUNCATE): refuses while daz.jobs has rows.';
-REVOKE ALL ON FUNCTION daz.queue_truncated() FROM PUBLIC;
-
 CREATE OR REPLACE TRIGGER queues_truncated
     BEFORE TRUNCATE ON daz.queues
-    FOR EACH STATEMENT EXECUTE FUNCTION daz.queue_truncated();
+    FOR EACH STATEMENT EXECUTE FUNCTION daz.queue_row_changed();
 
 COMMENT ON TRIGGER queues_truncated ON daz.queues IS 'daz.queues cannot be truncated while jobs exist.';

@@ -1,7 +1,7 @@
 -- The queue rule of daz.jobs (a foreign key kept by triggers): unknown queues refused per statement,
 -- queues with jobs kept, renames carried along, the inserter's lock on the queue row.
 BEGIN;
-SELECT plan(15);
+SELECT plan(16);
 
 INSERT INTO daz.queues (name, comment) VALUES ('tq_rule', 'queue rule tests'), ('tq_rule_empty', 'no jobs');
 
@@ -37,6 +37,9 @@ SELECT is((SELECT array_agg(kind::text ORDER BY kind) FROM daz.jobs WHERE queue 
           '... and its jobs follow it');
 SELECT throws_ok($$UPDATE daz.jobs SET queue = 'tq_nope' WHERE queue = 'tq_rule2'$$, '23503', NULL,
                  'a job cannot be moved to an unknown queue');
+SELECT throws_ok($$TRUNCATE daz.queues CASCADE$$, '23503',
+                 'truncate of table "queues" violates the queue rule of "jobs": there are jobs',
+                 'daz.queues cannot be truncated while jobs exist');
 
 SELECT * FROM finish();
 ROLLBACK;
