@@ -326,14 +326,15 @@ BEGIN
                          WHERE NOT v_fast AND s.reason IS NULL AND NOT s.dropped) x
                  WHERE x.k > 1 OR x.ord = ANY (v_stale)
             ),
-            -- Each row of the batch with whether it is stored. The insert has no ON CONFLICT: it stores
+            -- Each row of the batch with whether it is stored (the duplicate lists are only looked at on
+            -- the paths that fill them). The insert has no ON CONFLICT: it stores
             -- every row flagged, or fails whole. So the stored rows are known without RETURNING them, and
             -- what follows reads them from src in place (flagged and ins are not materialized).
             flagged AS NOT MATERIALIZED (
                 SELECT s.*,
                        s.reason IS NULL AND NOT s.dropped
-                       AND s.id NOT IN (SELECT d.id FROM history_dup d)
-                       AND s.ord NOT IN (SELECT t.ord FROM stale t) AS stored
+                       AND (NOT v_history OR s.id NOT IN (SELECT d.id FROM history_dup d))
+                       AND (v_fast OR s.ord NOT IN (SELECT t.ord FROM stale t)) AS stored
                   FROM src s
             ),
             ins AS NOT MATERIALIZED (
@@ -431,7 +432,8 @@ BEGIN
             ),
             -- One row per user seen in the batch: last presence values (the first of each user's few facts
             -- in an order per value: one sort of all facts per value, not one per user), chat count and
-            -- times (plain aggregates over the chat lines), merged by a plain aggregation: no join.
+            -- times: the facts and the chat lines go through one plain aggregation (no join, and no
+            -- grouping of the chat lines of their own first).
             per_user AS (
                 SELECT x.room, x.name, bool_or(x.online) AS online, max(x.rank) AS rank, bool_or(x.afk) AS afk,
                        min(x.first_at) AS first_at, max(x.last_at) AS last_at, sum(x.n) AS n, max(x.last_msg) AS last_msg
@@ -444,11 +446,10 @@ BEGIN
                                0 AS n, NULL::timestamptz AS last_msg
                           FROM facts f
                         UNION ALL
-                        SELECT i.room, i.actor, NULL, NULL, NULL, min(i.received_at), max(i.received_at),
-                               count(*), max(COALESCE(i.server_time, i.received_at))
+                        SELECT i.room, i.actor, NULL, NULL, NULL, i.received_at, i.received_at,
+                               1, COALESCE(i.server_time, i.received_at)
                           FROM ins i
-                         WHERE i.type = 'chatMsg' AND i.actor IS NOT NULL AND i.actor <> '' AND i.actor NOT LIKE '[%]'
-                         GROUP BY i.room, i.actor) x
+                         WHERE i.type = 'chatMsg' AND i.actor IS NOT NULL AND i.actor <> '' AND i.actor NOT LIKE '[%]') x
                  GROUP BY x.room, x.name
             ),
             -- Known users: one update each, in place (presence values where the batch has them, counters
@@ -467,13 +468,15 @@ BEGIN
                 RETURNING u.room, u.name
             ),
             -- The users the update did not find are new (read from the update's own result: no second look
-            -- at daz.users). A user only implied offline by a userlist is not added. Another session may
+            -- at daz.users); when it updated as many rows as there are users in the batch (the usual case),
+            -- there are none and the lookup is skipped. A user only implied offline by a userlist is not added. Another session may
             -- have added the user meanwhile: then its row is merged with, in two inserts so that a user
             -- who only chatted here leaves the presence values of that row as they are.
             users_new AS (
                 SELECT p.*
                   FROM per_user p
-                 WHERE p.first_at IS NOT NULL
+                 WHERE (SELECT count(*) FROM users_up) < (SELECT count(*) FROM per_user)
+                   AND p.first_at IS NOT NULL
                    AND NOT EXISTS (SELECT 1 FROM users_up c WHERE c.room = p.room AND c.name = p.name)
             ),
             users_new_pres AS (

@@ -1,6 +1,6 @@
 -- 20_events_3_derived.sql — derived state from realistic CyTube payloads: users, sessions, playlist, media plays.
 BEGIN;
-SELECT plan(35);
+SELECT plan(39);
 
 CREATE FUNCTION pg_temp.ev(p_n int, p_type text, p_tags text[], p_actor text, p_payload jsonb,
                            p_room text DEFAULT 'botchan', p_server_time timestamptz DEFAULT NULL)
@@ -159,6 +159,29 @@ SELECT is(daz.ingest(ARRAY[
 SELECT results_eq($$SELECT uid::int FROM daz.playlist WHERE room = 'botchan' ORDER BY pos$$, $$VALUES (10), (8), (7), (9)$$,
                   'playlist unchanged by them');
 SELECT is((SELECT count(*)::int FROM daz.users WHERE name LIKE '{%'), 0, 'no user made from a non-string name');
+
+-- Chatters already known and new ones in one batch (the update finds some, the rest are added), then a
+-- batch of known chatters only (nothing added).
+CREATE TEMP TABLE talker_before AS SELECT messages, first_seen FROM daz.users WHERE room = 'botchan' AND name = 'Talker';
+SELECT is(daz.ingest(ARRAY[
+    pg_temp.ev(71, 'chatMsg', '{chat,user-message}', 'Talker', '{"username":"Talker","msg":"again","meta":{}}', 'other'),
+    pg_temp.ev(72, 'chatMsg', '{chat,user-message}', 'Newcomer', '{"username":"Newcomer","msg":"hi","meta":{}}', 'other'),
+    pg_temp.ev(73, 'chatMsg', '{chat,user-message}', 'Newcomer', '{"username":"Newcomer","msg":"hello","meta":{}}', 'other'),
+    pg_temp.ev(74, 'chatMsg', '{chat,user-message}', 'Talker', '{"username":"Talker","msg":"third","meta":{}}')]), 4,
+  'batch of known and new chatters stored');
+SELECT results_eq($$SELECT room, name, messages::int, first_seen, last_seen, online FROM daz.users
+                     WHERE name IN ('Talker', 'Newcomer') ORDER BY room, name$$,
+                  $$SELECT 'botchan', 'Talker', messages::int + 1, first_seen, pg_temp.at(74), false FROM talker_before
+                    UNION ALL VALUES ('other', 'Newcomer', 2, pg_temp.at(72), pg_temp.at(73), false),
+                                     ('other', 'Talker', 1, pg_temp.at(71), pg_temp.at(71), false)$$,
+                  'new chatters added per room with their counts, the known one counted on');
+SELECT is(daz.ingest(ARRAY[
+    pg_temp.ev(75, 'chatMsg', '{chat,user-message}', 'Newcomer', '{"username":"Newcomer","msg":"back","meta":{}}', 'other'),
+    pg_temp.ev(76, 'chatMsg', '{chat,user-message}', 'Talker', '{"username":"Talker","msg":"more","meta":{}}', 'other')]), 2,
+  'batch of known chatters only stored');
+SELECT results_eq($$SELECT name, messages::int, last_seen FROM daz.users WHERE room = 'other' ORDER BY name$$,
+                  $$VALUES ('Newcomer', 3, pg_temp.at(75)), ('Talker', 2, pg_temp.at(76))$$,
+                  'known chatters counted again, no row added');
 
 SELECT * FROM finish();
 ROLLBACK;
