@@ -161,6 +161,7 @@ DECLARE
     v_drop_all boolean;
     v_max_ret  interval;
     v_short    text[];
+    v_any_short boolean;
     v_stored   int;
     v_media    daz.event_in[];
     v_key_tags  text[];
@@ -199,6 +200,7 @@ BEGIN
     ELSE
         v_short := '{}';
     END IF;
+    v_any_short := v_short <> '{}';  -- per row, the expiry test is then one flag when no rule is shorter
     -- Routing keys: each enabled subscription is reduced to one cheap necessary condition (a tag
     -- outside the common vocabulary it requires, else one of its types, else one of its rooms, else
     -- its first tag). Only events meeting some key are matched against the subscriptions, so an
@@ -266,12 +268,13 @@ BEGIN
         BEGIN
             WITH src AS MATERIALIZED (
                 SELECT e.id, e.received_at, e.room, e.type, e.actor, e.server_time, e.payload, e.ord,
-                       t.tags,
+                       e.ctags AS tags,
                        CASE
                            -- The usual case first, in one test: id and time present, room and type of 1..64
-                           -- characters without control characters (one regular expression for both).
+                           -- bytes (so of 1..64 characters, without counting them) without control characters
+                           -- (one regular expression for both). Longer multibyte names go through the checks below.
                            WHEN e.id IS NOT NULL AND e.received_at IS NOT NULL
-                                AND length(e.room) BETWEEN 1 AND 64 AND length(e.type) BETWEEN 1 AND 64
+                                AND octet_length(e.room) BETWEEN 1 AND 64 AND octet_length(e.type) BETWEEN 1 AND 64
                                 AND e.room || e.type !~ '[[:cntrl:]]' THEN NULL
                            WHEN e.id IS NULL THEN 'id is missing'
                            WHEN e.received_at IS NULL THEN 'received_at is missing'
@@ -282,19 +285,21 @@ BEGIN
                            WHEN length(e.type) > 64 THEN 'type is longer than 64 characters'
                            WHEN e.type ~ '[[:cntrl:]]' THEN 'type has control characters'
                        END AS reason,
-                       v_drop_all OR t.tags && v_drop AS dropped
-                  FROM unnest(p_events) WITH ORDINALITY
-                           AS e(id, received_at, room, type, tags, actor, server_time, payload, ord)
-                 CROSS JOIN LATERAL (
-                       -- The database adds "command" to chat and PM lines that start with the prefix (dazd may not know it).
-                       SELECT CASE
-                                  WHEN e.type IN ('chatMsg', 'pm')
-                                       AND left(e.payload->>'msg', length(v_prefix)) = v_prefix
-                                       AND NOT COALESCE(e.tags, '{}') @> '{command}'
-                                  THEN COALESCE(e.tags, '{}') || '{command}'::text[]
-                                  ELSE COALESCE(e.tags, '{}')
-                              END AS tags
-                 ) t
+                       v_drop_all OR e.ctags && v_drop AS dropped
+                  -- (OFFSET 0 keeps the inner query whole, so the tags are computed once per row: pulled up,
+                  -- their expression would be evaluated once for each use.)
+                  FROM (SELECT e.*,
+                               -- The database adds "command" to chat and PM lines that start with the prefix (dazd may not know it).
+                               CASE
+                                   WHEN e.type IN ('chatMsg', 'pm')
+                                        AND left(e.payload->>'msg', length(v_prefix)) = v_prefix
+                                        AND NOT COALESCE(e.tags, '{}') @> '{command}'
+                                   THEN COALESCE(e.tags, '{}') || '{command}'::text[]
+                                   ELSE COALESCE(e.tags, '{}')
+                               END AS ctags
+                          FROM unnest(p_events) WITH ORDINALITY
+                                   AS e(id, received_at, room, type, tags, actor, server_time, payload, ord)
+                        OFFSET 0) AS e
             ),
             rejected AS (
                 INSERT INTO daz.rejected_events (id, received_at, room, type, reason, event)
@@ -345,7 +350,7 @@ BEGIN
             ins_events AS (
                 INSERT INTO daz.events (id, received_at, room, type, tags, actor, server_time, payload, expires_at)
                 SELECT i.id, i.received_at, i.room, i.type, i.tags, i.actor, i.server_time, i.payload,
-                       CASE WHEN i.tags && v_short OR '*' = ANY (v_short) THEN
+                       CASE WHEN v_any_short AND (i.tags && v_short OR '*' = ANY (v_short)) THEN
                            i.received_at + (SELECT min(r.retention) FROM daz.log_rules r
                                              WHERE r.action = 'store' AND (r.tag = ANY (i.tags) OR r.tag = '*'))
                        END

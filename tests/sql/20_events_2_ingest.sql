@@ -1,6 +1,6 @@
 -- 20_events_2_ingest.sql — daz.ingest: idempotency, history dedup and gap filling, command tag and jobs, log rules, rejected rows.
 BEGIN;
-SELECT plan(48);
+SELECT plan(50);
 
 -- ev(n, ...): event number n of this test, received n seconds after a fixed start (same n, same id and received_at).
 CREATE FUNCTION pg_temp.ev(p_n int, p_type text, p_tags text[], p_actor text, p_payload jsonb,
@@ -157,6 +157,16 @@ SELECT is((SELECT array_agg(reason ORDER BY rejected_id) FROM daz.rejected_event
                 'type has control characters', 'id is missing'], 'each bad row is recorded with its reason');
 SELECT is((SELECT event->>'room' FROM daz.rejected_events WHERE reason = 'room has control characters'), E'bot\nchan',
           'the rejected row is kept as received');
+-- Limits are in characters: 64 two-byte characters (128 bytes) pass, 65 do not; a multibyte name is
+-- still checked for control characters.
+SELECT is(daz.ingest(ARRAY[
+    pg_temp.ev(57, 'chatMsg', '{chat}', 'x', '{}', repeat('é', 64)),
+    pg_temp.ev(58, 'chatMsg', '{chat}', 'x', '{}', repeat('é', 65)),
+    pg_temp.ev(59, 'chatMsg', '{chat}', 'x', '{}', repeat('é', 40) || E'\t')]), 1,
+   'a room of 64 multibyte characters is stored');
+SELECT is((SELECT array_agg(reason ORDER BY rejected_id) FROM daz.rejected_events WHERE id IN (pg_temp.id(58), pg_temp.id(59))),
+          ARRAY['room is longer than 64 characters', 'room has control characters'],
+          'a longer multibyte room and one with a control character are rejected');
 SELECT throws_ok($$SELECT daz.ingest(ARRAY[[pg_temp.ev(61, 'chatMsg', '{}', NULL, '{}')]])$$, '22023',
                  'daz.ingest: the batch must be a one-dimensional array, got 2 dimensions', 'a 2-D batch is refused whole');
 INSERT INTO daz.settings (key, value) VALUES ('ingest_max_batch', '2') ON CONFLICT (key) DO UPDATE SET value = '2';
