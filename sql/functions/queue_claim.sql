@@ -3,8 +3,10 @@
 -- Unchecked claim used by daz.run_jobs and by daz.claim with a room list. One statement probes the priority levels
 -- highest first (a LATERAL subquery per level): "priority = p AND run_at <= now()" is a range on
 -- the claim index, so jobs scheduled for later are never visited however many there are. The
--- nested loop yields level 3's rows before level 2's and the outer LIMIT stops pulling once it
--- has enough, so no row is locked that is not claimed. The UPDATE takes the locked ids as an
+-- claim indexes are keyed by hashtext() of the queue and room names (migration 0009): each probe
+-- names the hash, which the index matches, and the name, which rules out another name with the
+-- same hash. The nested loop yields level 3's rows before level 2's and the outer LIMIT stops
+-- pulling once it has enough, so no row is locked that is not claimed. The UPDATE takes the locked ids as an
 -- array (primary key lookups): joined to the CTE instead, a cached generic plan cannot know the
 -- LIMIT and hashes the whole table. The generic plan is the right one whatever the arguments, and
 -- forcing it saves re-planning on every call (a custom plan looks cheaper for LIMIT 1, so the plan
@@ -40,7 +42,8 @@ BEGIN
               FROM (VALUES (3), (2), (1), (0)) AS p(prio)
              CROSS JOIN LATERAL (
                    SELECT j.id FROM daz.jobs j
-                    WHERE j.queue = p_queue AND j.state = 'ready' AND j.priority = p.prio AND j.run_at <= now()
+                    WHERE hashtext(j.queue) = hashtext(p_queue) AND j.queue = p_queue
+                      AND j.state = 'ready' AND j.priority = p.prio AND j.run_at <= now()
                       AND (v_paused IS NULL OR j.room IS NULL OR j.room <> ALL (v_paused))
                     ORDER BY j.run_at, j.id
                     LIMIT p_limit
@@ -67,8 +70,9 @@ BEGIN
                      FROM unnest(v_rooms) AS r(room)
                     CROSS JOIN LATERAL (
                           SELECT j.id, j.run_at FROM daz.jobs j
-                           WHERE j.queue = p_queue AND j.state = 'ready' AND j.priority = p.prio
-                             AND j.room = r.room AND j.run_at <= now()
+                           WHERE hashtext(j.queue) = hashtext(p_queue) AND j.queue = p_queue
+                             AND j.state = 'ready' AND j.priority = p.prio
+                             AND hashtext(j.room) = hashtext(r.room) AND j.room = r.room AND j.run_at <= now()
                            ORDER BY j.run_at, j.id
                            LIMIT p_limit
                              FOR UPDATE SKIP LOCKED) AS y
@@ -143,7 +147,8 @@ BEGIN
           FROM (VALUES (3), (2), (1), (0)) AS p(prio)
          CROSS JOIN LATERAL (
                SELECT j.id FROM daz.jobs j
-                WHERE j.queue = p_queue AND j.state = 'ready' AND j.priority = p.prio AND j.run_at <= now()
+                WHERE hashtext(j.queue) = hashtext(p_queue) AND j.queue = p_queue
+                  AND j.state = 'ready' AND j.priority = p.prio AND j.run_at <= now()
                   AND (j.room IS NULL
                        OR NOT EXISTS (SELECT FROM daz.paused_rooms pr WHERE pr.queue = p_queue AND pr.room = j.room))
                 ORDER BY j.run_at, j.id

@@ -32,9 +32,11 @@ SELECT results_eq(
 SELECT is((SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = 'daz.jobs_claim_idx'::regclass),
           '((state)::text = ''ready''::text)', 'the claim index holds only ready rows');
 SELECT is((SELECT pg_get_indexdef('daz.jobs_claim_idx'::regclass)),
-          'CREATE INDEX jobs_claim_idx ON daz.jobs USING btree (queue, priority DESC, run_at, id) WHERE ((state)::text = ''ready''::text)',
-          'the claim index is in claim order: queue, priority DESC, run_at, id');
-SELECT has_index('daz', 'jobs', 'jobs_claim_room_idx', 'a claim index per room exists');
+          'CREATE INDEX jobs_claim_idx ON daz.jobs USING btree (hashtext(queue), priority DESC, run_at, id) WHERE ((state)::text = ''ready''::text)',
+          'the claim index is in claim order within a queue: hashtext(queue), priority DESC, run_at, id');
+SELECT is((SELECT pg_get_indexdef('daz.jobs_claim_room_idx'::regclass)),
+          'CREATE INDEX jobs_claim_room_idx ON daz.jobs USING btree (hashtext(queue), priority DESC, hashtext((room)::text), run_at, id) WHERE ((state)::text = ''ready''::text)',
+          'the room claim index is in claim order within a queue and room');
 SELECT is((SELECT indisunique FROM pg_index WHERE indexrelid = 'daz.jobs_dedup_idx'::regclass), true,
           'the dedup index is unique');
 SELECT throws_ok($$INSERT INTO daz.jobs (queue, kind, priority) VALUES ('bot', 'x', 4)$$, '23514', NULL,

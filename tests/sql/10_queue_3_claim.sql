@@ -1,6 +1,6 @@
 -- 10_queue_3_claim.sql — daz.claim: order, schedule, rooms, leases, pause, complete, extend_lease.
 BEGIN;
-SELECT plan(38);
+SELECT plan(45);
 
 INSERT INTO daz.queues (name, lease, comment) VALUES ('tq_claim', '45 seconds', 'test queue');
 
@@ -100,6 +100,41 @@ SELECT is(daz.resume_room('a', 'tq_rooms'), true, 'resume_room releases it');
 SELECT is((SELECT array_agg(kind::text) FROM daz.claim('tq_rooms', 'w', 10)), ARRAY['held'], 'and its job is handed out again');
 SELECT throws_ok($$SELECT daz.pause_room('a', 'nope')$$, '22023', 'daz.pause_room: unknown queue "nope"',
                  'pause_room names an unknown queue');
+
+-- The claim indexes are keyed by hashtext() of the queue and room names: names with the same hash
+-- share an index range, and each claim must still get only its own queue's and room's jobs. Two such
+-- names are found here (300,000 candidates give about ten pairs), not written in: the hash is not
+-- the same on every platform.
+CREATE TEMP TABLE twin_queues AS
+SELECT min(n) AS a, max(n) AS b FROM (SELECT 'tqh' || g AS n FROM generate_series(1, 300000) g) x
+ GROUP BY hashtext(n) HAVING count(*) > 1 LIMIT 1;
+CREATE TEMP TABLE twin_rooms AS
+SELECT min(n) AS a, max(n) AS b FROM (SELECT 'room' || g AS n FROM generate_series(1, 300000) g) x
+ GROUP BY hashtext(n) HAVING count(*) > 1 LIMIT 1;
+SELECT ok((SELECT a <> b AND hashtext(a) = hashtext(b) FROM twin_queues)
+          AND (SELECT a <> b AND hashtext(a) = hashtext(b) FROM twin_rooms),
+          'two queue names and two room names with the same hashtext');
+INSERT INTO daz.queues (name, comment) SELECT a, 'test queue' FROM twin_queues UNION ALL SELECT b, 'test queue' FROM twin_queues;
+-- The older job is in queue a (first in the shared range), the newer in queue b.
+CREATE TEMP TABLE twin_jobs AS
+SELECT daz.enqueue((SELECT a FROM twin_queues), 'for_a', p_run_at => now() - interval '1 minute') AS id
+UNION ALL SELECT daz.enqueue((SELECT b FROM twin_queues), 'for_b');
+SELECT is((SELECT array_agg(kind::text) FROM daz.claim((SELECT b FROM twin_queues), 'w', 10)), ARRAY['for_b'],
+          'a claim on queue b gets only b''s job, not the older one of queue a with the same hash');
+SELECT is((SELECT array_agg(kind::text) FROM daz.queue_claim((SELECT a FROM twin_queues), 'w', 10, NULL, NULL)),
+          ARRAY['for_a'], 'and the claim used by daz.run_jobs on queue a only a''s');
+-- Rooms: the older job in room a, the newer in room b, one queue.
+INSERT INTO twin_jobs
+SELECT daz.enqueue((SELECT b FROM twin_queues), 'room_a', '{}', (SELECT a FROM twin_rooms), p_run_at => now() - interval '1 minute')
+UNION ALL SELECT daz.enqueue((SELECT b FROM twin_queues), 'room_b', '{}', (SELECT b FROM twin_rooms));
+SELECT is((SELECT array_agg(kind::text) FROM daz.claim((SELECT b FROM twin_queues), 'w', 10, ARRAY[(SELECT b FROM twin_rooms)])),
+          ARRAY['room_b'], 'a claim for room b gets only room b''s job, not the older one of room a with the same hash');
+SELECT is((SELECT array_agg(kind::text) FROM daz.claim((SELECT a FROM twin_queues), 'w', 10, ARRAY[(SELECT a FROM twin_rooms)])),
+          NULL, 'a claim for room a on queue a finds nothing: room a''s job is on queue b');
+SELECT is((SELECT array_agg(kind::text) FROM daz.claim((SELECT b FROM twin_queues), 'w', 10, ARRAY[(SELECT a FROM twin_rooms)])),
+          ARRAY['room_a'], 'and on queue b it gets room a''s job');
+SELECT is((SELECT count(*)::int FROM daz.jobs WHERE queue IN (SELECT a FROM twin_queues UNION ALL SELECT b FROM twin_queues)
+             AND state = 'running'), 4, 'each of the four jobs was handed out once');
 
 -- bad arguments
 SELECT throws_ok($$SELECT * FROM daz.claim('nope', 'w')$$, '22023', 'daz.claim: unknown queue "nope"', 'claim: unknown queue');

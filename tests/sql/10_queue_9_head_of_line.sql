@@ -43,7 +43,8 @@ DECLARE
 BEGIN
     FOR v_line IN EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
         SELECT j.id FROM daz.jobs j
-         WHERE j.queue = 'tq_hol' AND j.state = 'ready' AND j.priority = 3 AND j.run_at <= now()
+         WHERE hashtext(j.queue) = hashtext('tq_hol') AND j.queue = 'tq_hol'
+           AND j.state = 'ready' AND j.priority = 3 AND j.run_at <= now()
          ORDER BY j.run_at, j.id LIMIT 10 FOR UPDATE SKIP LOCKED
     LOOP
         v_all := v_all || v_line || E'\n';
@@ -51,7 +52,7 @@ BEGIN
     RETURN v_all;
 END
 $$;
-SELECT matches(pg_temp.plan_text(), 'Index Cond: \(\(queue = .*\(\(?priority\)?(::smallint)? = 3\) AND \(run_at <= now\(\)\)\)',
+SELECT matches(pg_temp.plan_text(), 'Index Scan using jobs_claim_idx .*Index Cond: \(\(hashtext\(queue\) = .*\(\(?priority\)?(::smallint)? = 3\) AND \(run_at <= now\(\)\)\)',
                'the claim probe bounds priority and run_at in the index condition');
 
 -- A room filter uses the per-room index: 20,000 runnable jobs of another room are not walked over.

@@ -202,8 +202,9 @@ async function dazLatency() {
                           max_ms: +ref[ref.length - 1].toFixed(3) };
     await c.query('DROP TABLE public.bench_ref');
     const plan = (await c.query(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-        SELECT j.id FROM daz.jobs j WHERE j.queue = 'bench' AND j.state = 'ready' AND j.priority = 3
-           AND j.run_at <= now() ORDER BY j.run_at, j.id LIMIT 1 FOR UPDATE SKIP LOCKED`)).rows.map((r) => r['QUERY PLAN']);
+        SELECT j.id FROM daz.jobs j WHERE hashtext(j.queue) = hashtext('bench') AND j.queue = 'bench'
+           AND j.state = 'ready' AND j.priority = 3 AND j.run_at <= now()
+         ORDER BY j.run_at, j.id LIMIT 1 FOR UPDATE SKIP LOCKED`)).rows.map((r) => r['QUERY PLAN']);
     await c.query(`TRUNCATE daz.jobs, daz.job_results, daz.dead_letters`);
     await c.end();
     report({ phase: 'daz-claim-latency', future: FUTURE, dead: DEAD, ...out, plan_priority3: plan.join(' | ') });
