@@ -1,18 +1,19 @@
 -- queue_claim.sql — daz.claim: hand out runnable jobs with FOR UPDATE SKIP LOCKED.
 
--- Unchecked claim used by daz.run_jobs and by daz.claim with a room list. One statement probes the priority levels
+-- Unchecked claim used by daz.run_jobs (no room list). One statement probes the priority levels
 -- highest first (a LATERAL subquery per level): "priority = p AND run_at <= now()" is a range on
 -- the claim index, so jobs scheduled for later are never visited however many there are. The
 -- claim indexes are keyed by hashtext() of the queue and room names (migration 0009): each probe
 -- names the hash, which the index matches, and the name, which rules out another name with the
 -- same hash. The nested loop yields level 3's rows before level 2's and the outer LIMIT stops
--- pulling once it has enough, so no row is locked that is not claimed. The UPDATE takes the locked ids as an
--- array (primary key lookups): joined to the CTE instead, a cached generic plan cannot know the
--- LIMIT and hashes the whole table. The generic plan is the right one whatever the arguments, and
--- forcing it saves re-planning on every call (a custom plan looks cheaper for LIMIT 1, so the plan
--- cache would otherwise plan each claim afresh).
-CREATE OR REPLACE FUNCTION daz.queue_claim(p_queue text, p_worker text, p_limit integer,
-                                           p_rooms text[], p_lease interval) RETURNS SETOF daz.jobs
+-- pulling once it has enough, so no row is locked that is not claimed. The UPDATE takes the
+-- locked ids as an array (primary key lookups): joined to the CTE instead, a cached generic plan
+-- cannot know the LIMIT and hashes the whole table. The generic plan is the right one whatever the
+-- arguments, and forcing it saves re-planning on every call (a custom plan looks cheaper for
+-- LIMIT 1, so the plan cache would otherwise plan each claim afresh).
+DROP FUNCTION IF EXISTS daz.queue_claim(text, text, integer, text[], interval);
+CREATE OR REPLACE FUNCTION daz.queue_claim(p_queue text, p_worker text, p_limit integer, p_lease interval)
+    RETURNS SETOF daz.jobs
 LANGUAGE plpgsql
 SET search_path = pg_catalog, daz, pg_temp
 SET plan_cache_mode = force_generic_plan
@@ -20,10 +21,8 @@ AS $fn$
 DECLARE
     v_lease  interval;
     v_paused text[];
-    v_rooms  text[] := p_rooms;
 BEGIN
-    -- The lease, and the rooms held by daz.pause_room (taken out of the room list, or filtered out
-    -- without one).
+    -- The lease, and the rooms held by daz.pause_room (their jobs are filtered out).
     SELECT coalesce(p_lease, q.lease), (SELECT array_agg(pr.room) FROM daz.paused_rooms pr WHERE pr.queue = q.name)
       INTO v_lease, v_paused
       FROM daz.queues q
@@ -31,77 +30,41 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    IF v_rooms IS NOT NULL THEN
-        v_rooms := ARRAY(SELECT DISTINCT r FROM unnest(v_rooms) AS r
-                          WHERE r IS NOT NULL AND (v_paused IS NULL OR r <> ALL (v_paused)));
-    END IF;
-    IF v_rooms IS NULL THEN
-        RETURN QUERY
-        WITH c AS MATERIALIZED (
-            SELECT x.id
-              FROM (VALUES (3), (2), (1), (0)) AS p(prio)
-             CROSS JOIN LATERAL (
-                   SELECT j.id FROM daz.jobs j
-                    WHERE hashtext(j.queue) = hashtext(p_queue) AND j.queue = p_queue
-                      AND j.state = 'ready' AND j.priority = p.prio AND j.run_at <= now()
-                      AND (v_paused IS NULL OR j.room IS NULL OR j.room <> ALL (v_paused))
-                    ORDER BY j.run_at, j.id
-                    LIMIT p_limit
-                      FOR UPDATE SKIP LOCKED) AS x
-             LIMIT p_limit
-        ), u AS (
-            UPDATE daz.jobs j
-               SET state = 'running', attempts = j.attempts + 1, lease_until = now() + v_lease, locked_by = p_worker
-             WHERE j.id = ANY (ARRAY(SELECT c.id FROM c))
-            RETURNING j.*
-        )
-        SELECT * FROM u ORDER BY u.priority DESC, u.run_at, u.id;
-    ELSE
-        -- With a room list: one probe per level and room on the per-room claim index, merged by
-        -- run_at within the level. This may lock up to p_limit rows per room of one level while
-        -- claiming p_limit; the extra rows stay ready and are released at commit (a room is held
-        -- by one daemon, so nobody else is waiting for them).
-        RETURN QUERY
-        WITH c AS MATERIALIZED (
-            SELECT x.id
-              FROM (VALUES (3), (2), (1), (0)) AS p(prio)
-             CROSS JOIN LATERAL (
-                   SELECT y.id
-                     FROM unnest(v_rooms) AS r(room)
-                    CROSS JOIN LATERAL (
-                          SELECT j.id, j.run_at FROM daz.jobs j
-                           WHERE hashtext(j.queue) = hashtext(p_queue) AND j.queue = p_queue
-                             AND j.state = 'ready' AND j.priority = p.prio
-                             AND hashtext(j.room) = hashtext(r.room) AND j.room = r.room AND j.run_at <= now()
-                           ORDER BY j.run_at, j.id
-                           LIMIT p_limit
-                             FOR UPDATE SKIP LOCKED) AS y
-                    ORDER BY y.run_at, y.id
-                    LIMIT p_limit) AS x
-             LIMIT p_limit
-        ), u AS (
-            UPDATE daz.jobs j
-               SET state = 'running', attempts = j.attempts + 1, lease_until = now() + v_lease, locked_by = p_worker
-             WHERE j.id = ANY (ARRAY(SELECT c.id FROM c))
-            RETURNING j.*
-        )
-        SELECT * FROM u ORDER BY u.priority DESC, u.run_at, u.id;
-    END IF;
+    RETURN QUERY
+    WITH c AS MATERIALIZED (
+        SELECT x.id
+          FROM (VALUES (3), (2), (1), (0)) AS p(prio)
+         CROSS JOIN LATERAL (
+               SELECT j.id FROM daz.jobs j
+                WHERE hashtext(j.queue) = hashtext(p_queue) AND j.queue = p_queue
+                  AND j.state = 'ready' AND j.priority = p.prio AND j.run_at <= now()
+                  AND (v_paused IS NULL OR j.room IS NULL OR j.room <> ALL (v_paused))
+                ORDER BY j.run_at, j.id
+                LIMIT p_limit
+                  FOR UPDATE SKIP LOCKED) AS x
+         LIMIT p_limit
+    ), u AS (
+        UPDATE daz.jobs j
+           SET state = 'running', attempts = j.attempts + 1, lease_until = now() + v_lease, locked_by = p_worker
+         WHERE j.id = ANY (ARRAY(SELECT c.id FROM c))
+        RETURNING j.*
+    )
+    SELECT * FROM u ORDER BY u.priority DESC, u.run_at, u.id;
 END
 $fn$;
 
-COMMENT ON FUNCTION daz.queue_claim(text, text, integer, text[], interval) IS
-    'Internal claim without argument or role checks (daz.claim and daz.run_jobs call it).';
-REVOKE ALL ON FUNCTION daz.queue_claim(text, text, integer, text[], interval) FROM PUBLIC;
+COMMENT ON FUNCTION daz.queue_claim(text, text, integer, interval) IS
+    'Internal claim without argument or role checks and without a room list (daz.run_jobs calls it).';
+REVOKE ALL ON FUNCTION daz.queue_claim(text, text, integer, interval) FROM PUBLIC;
 
--- The checked claim. Without a room list (the single-job and batch paths of any worker) it runs
--- the claim statement itself rather than calling daz.queue_claim: a second PL/pgSQL call with its
--- own settings and a second result set cost about as much CPU as the claim, and with one job per
--- call that decides a worker's throughput. The queue's lease comes from a plain primary-key lookup
--- (which also tells an unknown queue from a paused one); rooms held by daz.pause_room are skipped
--- by a primary-key probe of daz.paused_rooms for each candidate job that has a room. The priority
--- probe is daz.queue_claim's (which reads the paused rooms into an array, as it also filters its
--- room list with them): keep the two probes alike. With a room list it calls daz.queue_claim.
+-- The checked claim. It runs its claim statements itself rather than calling daz.queue_claim: a
+-- second PL/pgSQL call with its own settings and a second result set cost about as much CPU as
+-- the claim, and with one job per call that decides a worker's throughput (with a room list,
+-- dazd's way, 9 % of a claim and its acknowledgement). The queue's lease comes from a plain
+-- primary-key lookup (which also tells an unknown queue from a paused one); rooms held by
+-- daz.pause_room are taken out of the room list, or, without one, skipped by a primary-key probe
+-- of daz.paused_rooms for each candidate job that has a room. The priority probe without a room
+-- list is daz.queue_claim's (which reads the paused rooms into an array): keep the two alike.
 CREATE OR REPLACE FUNCTION daz.claim(p_queue text, p_worker text, p_limit integer DEFAULT 1,
                                      p_rooms text[] DEFAULT NULL, p_lease interval DEFAULT NULL)
     RETURNS SETOF daz.jobs
@@ -126,13 +89,6 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023',
             MESSAGE = format('daz.claim: lease must be > 0 and <= 1 day, got %s', p_lease);
     END IF;
-    IF p_rooms IS NOT NULL THEN
-        RETURN QUERY SELECT * FROM daz.queue_claim(p_queue, p_worker, p_limit, p_rooms, p_lease);
-        IF NOT FOUND AND NOT EXISTS (SELECT 1 FROM daz.queues q WHERE q.name = p_queue) THEN
-            RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('daz.claim: unknown queue "%s"', p_queue);
-        END IF;
-        RETURN;
-    END IF;
 
     SELECT coalesce(p_lease, q.lease) INTO v_lease FROM daz.queues q WHERE q.name = p_queue AND NOT q.paused;
     IF NOT FOUND THEN
@@ -140,6 +96,47 @@ BEGIN
             RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('daz.claim: unknown queue "%s"', p_queue);
         END IF;
         RETURN;  -- paused
+    END IF;
+    IF p_rooms IS NOT NULL THEN
+        -- With a room list: each room of the list (once; not those held by daz.pause_room) probed
+        -- per level on the per-room claim index, merged by run_at within the level. This may lock up
+        -- to p_limit rows per room of one level while claiming p_limit; the extra rows stay ready and
+        -- are released at commit (a room is held by one daemon, so nobody else is waiting for them).
+        RETURN QUERY
+        WITH r AS MATERIALIZED (
+            SELECT DISTINCT l.room FROM unnest(p_rooms) AS l(room)
+             WHERE l.room IS NOT NULL
+               AND NOT EXISTS (SELECT FROM daz.paused_rooms pr WHERE pr.queue = p_queue AND pr.room = l.room)
+        ), c AS MATERIALIZED (
+            SELECT x.id
+              FROM (VALUES (3), (2), (1), (0)) AS p(prio)
+             CROSS JOIN LATERAL (
+                   SELECT y.id
+                     FROM r
+                    CROSS JOIN LATERAL (
+                          SELECT j.id, j.run_at FROM daz.jobs j
+                           WHERE hashtext(j.queue) = hashtext(p_queue) AND j.queue = p_queue
+                             AND j.state = 'ready' AND j.priority = p.prio
+                             AND hashtext(j.room) = hashtext(r.room) AND j.room = r.room AND j.run_at <= now()
+                           ORDER BY j.run_at, j.id
+                           LIMIT p_limit
+                             FOR UPDATE OF j SKIP LOCKED) AS y
+                    -- A level with no runnable job in the whole queue (one probe of the queue's
+                    -- claim index) is not probed room by room.
+                    WHERE EXISTS (SELECT FROM daz.jobs j0
+                                   WHERE hashtext(j0.queue) = hashtext(p_queue) AND j0.queue = p_queue
+                                     AND j0.state = 'ready' AND j0.priority = p.prio AND j0.run_at <= now())
+                    ORDER BY y.run_at, y.id
+                    LIMIT p_limit) AS x
+             LIMIT p_limit
+        ), u AS (
+            UPDATE daz.jobs j
+               SET state = 'running', attempts = j.attempts + 1, lease_until = now() + v_lease, locked_by = p_worker
+             WHERE j.id = ANY (ARRAY(SELECT c.id FROM c))
+            RETURNING j.*
+        )
+        SELECT * FROM u ORDER BY u.priority DESC, u.run_at, u.id;
+        RETURN;
     END IF;
     RETURN QUERY
     WITH c AS MATERIALIZED (

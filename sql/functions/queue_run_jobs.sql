@@ -31,7 +31,7 @@ BEGIN
         LOOP
             EXIT queues WHEN v_done >= p_limit OR v_stop;
             v_job := NULL;
-            SELECT * INTO v_job FROM daz.queue_claim(v_queue.name, p_worker, 1, NULL, NULL);
+            SELECT * INTO v_job FROM daz.queue_claim(v_queue.name, p_worker, 1, NULL);
             EXIT WHEN v_job.id IS NULL;
             v_handler := coalesce(v_job.handler, v_queue.handler);
             BEGIN

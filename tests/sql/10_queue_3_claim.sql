@@ -1,6 +1,6 @@
 -- 10_queue_3_claim.sql — daz.claim: order, schedule, rooms, leases, pause, complete, extend_lease.
 BEGIN;
-SELECT plan(45);
+SELECT plan(48);
 
 INSERT INTO daz.queues (name, lease, comment) VALUES ('tq_claim', '45 seconds', 'test queue');
 
@@ -77,11 +77,17 @@ SELECT is((SELECT array_agg(kind::text) FROM daz.claim('tq_rooms', 'w', 10, ARRA
           'with p_rooms only those rooms'' jobs are handed out, in claim order');
 SELECT is((SELECT array_agg(kind::text ORDER BY kind) FROM daz.jobs WHERE queue = 'tq_rooms' AND state = 'ready'), ARRAY['c1', 'none'],
           'other rooms and room-less jobs stay ready');
+CREATE TEMP TABLE seeded_d AS SELECT daz.enqueue_many(jsonb_build_array(
+    jsonb_build_object('queue', 'tq_rooms', 'kind', 'd1', 'room', 'd', 'run_at', now() - interval '2 seconds'),
+    jsonb_build_object('queue', 'tq_rooms', 'kind', 'd2', 'room', 'd', 'run_at', now() - interval '1 second')));
+SELECT is((SELECT array_agg(kind::text) FROM daz.claim('tq_rooms', 'w', 2, ARRAY['d', NULL, 'd'])), ARRAY['d1', 'd2'],
+          'a room named twice in the list, and a NULL, still give p_limit different jobs');
 
 -- pause
 SELECT is(daz.pause('tq_rooms'), true, 'pause reports that it paused the queue');
 SELECT is(daz.pause('tq_rooms'), false, 'pausing again reports no change');
 SELECT is_empty($$SELECT * FROM daz.claim('tq_rooms', 'w', 10)$$, 'a paused queue hands out nothing');
+SELECT is_empty($$SELECT * FROM daz.claim('tq_rooms', 'w', 10, ARRAY['d'])$$, 'also to a claim with a room list');
 SELECT is(daz.resume('tq_rooms'), true, 'resume reports that the queue was paused');
 SELECT is((SELECT count(*)::int FROM daz.claim('tq_rooms', 'w', 10)), 2, 'a resumed queue hands out its jobs again');
 SELECT throws_ok($$SELECT daz.pause('nope')$$, '22023', 'daz.pause: unknown queue "nope"', 'pause names an unknown queue');
@@ -121,7 +127,7 @@ SELECT daz.enqueue((SELECT a FROM twin_queues), 'for_a', p_run_at => now() - int
 UNION ALL SELECT daz.enqueue((SELECT b FROM twin_queues), 'for_b');
 SELECT is((SELECT array_agg(kind::text) FROM daz.claim((SELECT b FROM twin_queues), 'w', 10)), ARRAY['for_b'],
           'a claim on queue b gets only b''s job, not the older one of queue a with the same hash');
-SELECT is((SELECT array_agg(kind::text) FROM daz.queue_claim((SELECT a FROM twin_queues), 'w', 10, NULL, NULL)),
+SELECT is((SELECT array_agg(kind::text) FROM daz.queue_claim((SELECT a FROM twin_queues), 'w', 10, NULL)),
           ARRAY['for_a'], 'and the claim used by daz.run_jobs on queue a only a''s');
 -- Rooms: the older job in room a, the newer in room b, one queue.
 INSERT INTO twin_jobs
@@ -138,6 +144,8 @@ SELECT is((SELECT count(*)::int FROM daz.jobs WHERE queue IN (SELECT a FROM twin
 
 -- bad arguments
 SELECT throws_ok($$SELECT * FROM daz.claim('nope', 'w')$$, '22023', 'daz.claim: unknown queue "nope"', 'claim: unknown queue');
+SELECT throws_ok($$SELECT * FROM daz.claim('nope', 'w', 1, ARRAY['a'])$$, '22023', 'daz.claim: unknown queue "nope"',
+                 'claim: unknown queue, with a room list');
 SELECT throws_ok($$SELECT * FROM daz.claim('tq_claim', 'w', 0)$$, '22023', 'daz.claim: limit must be 1..10000, got 0',
                  'claim: limit 0');
 

@@ -41,7 +41,7 @@ SELECT throws_ok($$SELECT daz.pause_room('lobby')$$, '42501', NULL, 'daemon: may
 SELECT throws_ok($$SELECT * FROM daz.jobs$$, '42501', NULL, 'daemon: may not read daz.jobs');
 SELECT throws_ok($$SELECT * FROM daz.queue_overview$$, '42501', NULL, 'daemon: may not read the views');
 SELECT throws_ok($$SELECT daz.rescue_expired()$$, '42501', NULL, 'daemon: may not run maintenance');
-SELECT throws_ok($$SELECT daz.queue_claim('bot', 'x', 1, NULL, NULL)$$, '42501', NULL,
+SELECT throws_ok($$SELECT daz.queue_claim('bot', 'x', 1, NULL)$$, '42501', NULL,
                  'daemon: may not call the unchecked internal claim');
 RESET ROLE;
 
