@@ -132,7 +132,8 @@ BEGIN
     END IF;
     UPDATE daz.queues q SET paused = p_paused WHERE q.name = p_queue AND q.paused IS DISTINCT FROM p_paused;
     IF NOT p_paused
-       AND EXISTS (SELECT 1 FROM daz.jobs j  -- (the hash: jobs_claim_idx's key)
+       -- (hashtext(queue) is the key of jobs_claim_idx; the name itself rules out a shared hash)
+       AND EXISTS (SELECT 1 FROM daz.jobs j
                     WHERE hashtext(j.queue) = hashtext(p_queue) AND j.queue = p_queue
                       AND j.state = 'ready' AND j.run_at <= now()) THEN
         PERFORM pg_notify('daz_jobs', p_queue);
@@ -205,8 +206,9 @@ DECLARE
 BEGIN
     DELETE FROM daz.paused_rooms pr WHERE pr.queue = p_queue AND pr.room = p_room;
     GET DIAGNOSTICS v_n = ROW_COUNT;
+    -- (hashtext(queue) is the key of jobs_claim_idx; the name itself rules out a shared hash)
     IF v_n = 1 AND EXISTS (SELECT 1 FROM daz.jobs j
-                            WHERE hashtext(j.queue) = hashtext(p_queue) AND j.queue = p_queue  -- (jobs_claim_idx's key)
+                            WHERE hashtext(j.queue) = hashtext(p_queue) AND j.queue = p_queue
                               AND j.room = p_room AND j.state = 'ready' AND j.run_at <= now()) THEN
         PERFORM pg_notify('daz_jobs', p_queue);
     END IF;
