@@ -62,13 +62,17 @@ async function cpuNow() {
         if (Number(f[1]) === postmasterPid) ticks += Number(f[11]) + Number(f[12]);
     }
     const u = process.cpuUsage();
-    return { server_ms: ticks * TICK_MS, client_ms: (u.user + u.system) / 1000 };
+    const c = await client();
+    const w = (await c.query(`SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn AS wal, wal_sync FROM pg_stat_wal`)).rows[0];
+    await c.end();
+    return { server_ms: ticks * TICK_MS, client_ms: (u.user + u.system) / 1000, wal: Number(w.wal), syncs: Number(w.wal_sync) };
 }
 function cpuSince(c0, c1, jobs) {
     const server = c1.server_ms - c0.server_ms;
     const clientMs = c1.client_ms - c0.client_ms;
     return { cpu_server_ms: Math.round(server), cpu_client_ms: Math.round(clientMs),
-             cpu_us_per_job: Math.round(((server + clientMs) * 1000) / jobs) };
+             cpu_us_per_job: Math.round(((server + clientMs) * 1000) / jobs),
+             wal_bytes_per_job: Math.round((c1.wal - c0.wal) / jobs), wal_syncs_per_job: +((c1.syncs - c0.syncs) / jobs).toFixed(3) };
 }
 
 function report(o) {
@@ -77,6 +81,14 @@ function report(o) {
 
 function pct(sorted, p) {
     return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+// Before a timed drain: vacuum the whole database, so that the dead rows an earlier phase left
+// (of any system) are not cleaned up by autovacuum inside this phase's window and charged to it,
+// then checkpoint, so every phase starts from the same state of WAL and dirty buffers.
+async function settle(c) {
+    await c.query('VACUUM ANALYZE');
+    await c.query('CHECKPOINT');
 }
 
 // ---------------------------------------------------------------- daz
@@ -103,8 +115,7 @@ async function dazDrain(name, batch, settings = {}) {
     const retention = settings.retention ?? '1 day';
     await admin.query('UPDATE daz.queues SET retention = $1::interval WHERE name = $2', [retention, 'bench']);
     const enqueueMs = await dazEnqueue(admin, JOBS);
-    await admin.query('VACUUM ANALYZE daz.jobs');
-    await admin.query('CHECKPOINT');
+    await settle(admin);
     // Each worker claims on one connection and acknowledges on another without waiting for the
     // acknowledgement before its next claim: the way graphile-worker's runner works (it does not
     // await completeJob before fetching the next job), so both pipeline the same way.
@@ -159,9 +170,7 @@ async function dazLatency() {
                    SELECT -g, 'bench', 'noop', 'room1', '{}', 0, now(), 5, 5, now(), 'room offline', '[]', 'exhausted'
                      FROM generate_series(1, $1::int) g`, [DEAD]);
     await dazEnqueue(c, SAMPLES * 2, { room: 'room1' });
-    await c.query('VACUUM ANALYZE daz.jobs');
-    await c.query('VACUUM ANALYZE daz.dead_letters');
-    await c.query('CHECKPOINT');
+    await settle(c);
     const out = {};
     for (const [label, limit, rooms] of [['claim1', 1, null], ['claim100', 100, null], ['claim1_rooms', 1, ['room1', 'room2']]]) {
         const lat = [];
@@ -223,8 +232,7 @@ async function graphile(name, preset) {
         await utils.addJobs(specs);
     }
     const enqueueMs = now() - t0e;
-    await admin.query('VACUUM ANALYZE graphile_worker._private_jobs');
-    await admin.query('CHECKPOINT');
+    await settle(admin);
     // The drain ends when the task has run JOBS times and the table is empty (the last completions
     // committed). Polling the table all along would take CPU from the runner on this 2-core box,
     // so it is polled only once the last job has been handed to the task.
@@ -281,7 +289,7 @@ async function pgboss(name, batch) {
     }
     const enqueueMs = now() - t0e;
     const admin = await client();
-    await admin.query('CHECKPOINT');
+    await settle(admin);
     await admin.end();
     const check = deadline(name);
     let handled = 0;
@@ -311,12 +319,15 @@ async function pgboss(name, batch) {
 }
 
 // The single path is compared in rounds: each round runs daz and graphile-worker's default back to
-// back, so the ratio within a round sees the same machine.
+// back, so the ratio within a round sees the same machine; the order alternates from round to round
+// (daz first in odd rounds), so that whatever the second run of a pair inherits from the first
+// (warm caches, autovacuum's timing, a neighbour's load) does not always favour the same system.
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 2);
 const phases = [['daz-batch100', () => dazDrain('daz-batch100', 100)]];
 for (let r = 1; r <= ROUNDS; r++) {
-    phases.push(['daz-single', () => dazDrain('daz-single', 1), r],
-                ['graphile-default', () => graphile('graphile-default', undefined), r]);
+    const pair = [['daz-single', () => dazDrain('daz-single', 1), r],
+                  ['graphile-default', () => graphile('graphile-default', undefined), r]];
+    phases.push(...(r % 2 ? pair : pair.reverse()));
 }
 phases.push(
     ['daz-single-noresults', () => dazDrain('daz-single-noresults', 1, { retention: '0' })],

@@ -14,6 +14,11 @@ const m = by.machine || {};
 const fmt = (n) => (n == null ? 'n/a' : Number(n).toLocaleString('en-US'));
 const cpu = (r) => (r.cpu_us_per_job == null ? 'n/a'
     : `${fmt(r.cpu_us_per_job)} µs (${fmt(Math.round((r.cpu_server_ms * 1000) / r.jobs))} + ${fmt(Math.round((r.cpu_client_ms * 1000) / r.jobs))})`);
+const wal = (r) => (r.wal_bytes_per_job == null ? 'n/a' : `${fmt(r.wal_bytes_per_job)} B, ${r.wal_syncs_per_job}`);
+const middle = (xs) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
 // CPU ratio: graphile-worker's CPU per job over daz's (above 1: daz needs less CPU per job).
 const cpuRatio = (a, b) => (a?.cpu_us_per_job && b?.cpu_us_per_job ? (b.cpu_us_per_job / a.cpu_us_per_job).toFixed(2) + '×' : 'n/a');
 const ratio = (a, b) => (a && b && a.jobs_s && b.jobs_s ? (a.jobs_s / b.jobs_s).toFixed(2) + '×' : 'n/a');
@@ -22,8 +27,8 @@ const lines = [];
 lines.push(`Machine: ${m.nproc} cores, ${m.cpu}; PostgreSQL ${m.postgres} (fsync ${m.fsync}, shared_buffers ${m.shared_buffers}); ` +
            `Node ${m.node}; graphile-worker ${m.graphile_worker}; pg-boss ${m.pg_boss}.`);
 lines.push('');
-lines.push('| run | batch | jobs | workers | enqueue jobs/s | process time | process jobs/s | vs graphile default | vs graphile localQueue | vs pg-boss same batch | CPU per job (server + driver) |');
-lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+lines.push('| run | batch | jobs | workers | enqueue jobs/s | process time | process jobs/s | vs graphile default | vs graphile localQueue | vs pg-boss same batch | CPU per job (server + driver) | WAL per job, fsyncs per job |');
+lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 const gd = by['graphile-default'];
 const gl = by['graphile-localqueue'];
 const gdRound = (r) => (all['graphile-default'] || []).find((g) => g.round === r && !g.error) || gd;
@@ -32,21 +37,26 @@ for (const name of ['daz-batch100', 'daz-single', 'daz-single-noresults', 'graph
     for (const r of all[name] || []) {
         const label = r.round ? `${name} (round ${r.round})` : name;
         if (r.error) {
-            lines.push(`| ${label} | | | | | error: ${r.error} | | | | | |`);
+            lines.push(`| ${label} | | | | | error: ${r.error} | | | | | | |`);
             continue;
         }
         const boss = name.startsWith('daz') ? by[r.batch === 100 ? 'pgboss-batch100' : 'pgboss-single'] : null;
         lines.push(`| ${label} | ${r.batch ?? (name === 'graphile-localqueue' ? '100 (localQueue)' : '1')} | ${fmt(r.jobs)} | ${r.workers} | ` +
                    `${fmt(r.enqueue_jobs_s)} | ${(r.ms / 1000).toFixed(2)} s | **${fmt(r.jobs_s)}** | ${ratio(r, r.round ? gdRound(r.round) : gd)} | ` +
-                   `${ratio(r, gl)} | ${boss ? ratio(r, boss) : ''} | ${cpu(r)} |`);
+                   `${ratio(r, gl)} | ${boss ? ratio(r, boss) : ''} | ${cpu(r)} | ${wal(r)} |`);
     }
 }
 if ((all['daz-single'] || []).length > 1) {
+    const singles = all['daz-single'].filter((r) => !r.error && gdRound(r.round)?.jobs_s);
+    const perRound = singles.map((r) => r.jobs_s / gdRound(r.round).jobs_s);
+    const cpuPerRound = singles.filter((r) => r.cpu_us_per_job && gdRound(r.round).cpu_us_per_job)
+        .map((r) => gdRound(r.round).cpu_us_per_job / r.cpu_us_per_job);
     lines.push('');
-    lines.push(`Single path, median of ${all['daz-single'].length} rounds: daz ${fmt(by['daz-single'].jobs_s)} jobs/s, ` +
-               `graphile-worker default ${fmt(gd?.jobs_s)}; ratios within each round: ` +
-               all['daz-single'].map((r) => ratio(r, gdRound(r.round))).join(', ') + '; by CPU per job (graphile-worker\'s / daz\'s): ' +
-               all['daz-single'].map((r) => cpuRatio(r, gdRound(r.round))).join(', ') + '.');
+    lines.push(`Single path, ${all['daz-single'].length} rounds (daz first in odd rounds, graphile-worker first in even ones): ` +
+               `median daz ${fmt(by['daz-single'].jobs_s)} jobs/s, graphile-worker default ${fmt(gd?.jobs_s)}; ` +
+               `ratio within each round ${singles.map((r) => ratio(r, gdRound(r.round))).join(', ')}, ` +
+               `median **${perRound.length ? middle(perRound).toFixed(2) + '×' : 'n/a'}**; by CPU per job (graphile-worker's / daz's) ` +
+               `${singles.map((r) => cpuRatio(r, gdRound(r.round))).join(', ')}, median ${cpuPerRound.length ? middle(cpuPerRound).toFixed(2) + '×' : 'n/a'}.`);
 }
 const l = by['daz-claim-latency'];
 if (l && !l.error) {
