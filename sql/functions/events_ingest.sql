@@ -14,6 +14,7 @@ DECLARE
     v_p      jsonb;
     v_uid    bigint;
     v_pos    numeric;
+    v_start  timestamptz;
     v_rooms  text[] := '{}';
     v_long   boolean := false;
     v_n      int := 0;
@@ -76,14 +77,30 @@ BEGIN
              WHERE room = v_ev.room AND (is_current OR uid = v_uid)
                AND is_current IS DISTINCT FROM COALESCE(uid = v_uid, false);
         WHEN 'changeMedia' THEN
+            -- CyTube sends changeMedia when an item starts (currentTime counting down from -3) and, with
+            -- the position reached, to every socket that joins the room: on each reconnect of the bot.
+            -- A join's changeMedia for the play open in the room (same media, started no later than the
+            -- position says, and not a whole length earlier: then it was an earlier play of the same item)
+            -- continues that play. One for an item the bot did not see start opens a play that started
+            -- currentTime seconds ago (at most a week: a larger value is not believed).
+            v_start := v_ev.received_at;
+            IF jsonb_typeof(v_p->'currentTime') = 'number' AND (v_p->>'currentTime')::numeric BETWEEN 0.001 AND 604800 THEN
+                v_start := v_ev.received_at - make_interval(secs => (v_p->>'currentTime')::numeric);
+                CONTINUE WHEN EXISTS (
+                    SELECT FROM daz.media_plays m
+                     WHERE m.room = v_ev.room AND m.ended_at IS NULL
+                       AND m.media_type IS NOT DISTINCT FROM v_p->>'type' AND m.media_id IS NOT DISTINCT FROM v_p->>'id'
+                       AND m.started_at <= v_start + interval '30 seconds'
+                       AND (COALESCE(m.seconds, 0) <= 0 OR m.started_at > v_start - make_interval(secs => m.seconds)));
+            END IF;
             WITH closed AS (
-                UPDATE daz.media_plays SET ended_at = v_ev.received_at
+                UPDATE daz.media_plays SET ended_at = GREATEST(started_at, v_start)
                  WHERE room = v_ev.room AND ended_at IS NULL AND started_at <= v_ev.received_at
             )
             INSERT INTO daz.media_plays (room, media_type, media_id, title, seconds, started_at, queued_by, event_id)
             VALUES (v_ev.room, v_p->>'type', v_p->>'id', v_p->>'title',
                     CASE WHEN jsonb_typeof(v_p->'seconds') = 'number' THEN (v_p->>'seconds')::numeric::int END,
-                    v_ev.received_at,
+                    v_start,
                     (SELECT p.queued_by FROM daz.playlist p
                       WHERE p.room = v_ev.room AND p.media_id = v_p->>'id' AND p.media_type IS NOT DISTINCT FROM v_p->>'type'
                       ORDER BY p.is_current DESC, p.pos LIMIT 1),

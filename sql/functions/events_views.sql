@@ -52,7 +52,7 @@ SELECT m.room,
        END                                                                       AS link
   FROM daz.media_plays m;
 COMMENT ON VIEW daz.media_history IS
-    'What played in each room: start, end (next changeMedia), media type and id, title, length, seconds actually '
+    'What played in each room: start, end (next play in the room), media type and id, title, length, seconds actually '
     'played, who queued it, and a link for the common media types.';
 
 CREATE OR REPLACE VIEW daz.top_chatters AS

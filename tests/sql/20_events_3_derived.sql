@@ -1,6 +1,6 @@
 -- 20_events_3_derived.sql — derived state from realistic CyTube payloads: users, sessions, playlist, media plays.
 BEGIN;
-SELECT plan(39);
+SELECT plan(45);
 
 CREATE FUNCTION pg_temp.ev(p_n int, p_type text, p_tags text[], p_actor text, p_payload jsonb,
                            p_room text DEFAULT 'botchan', p_server_time timestamptz DEFAULT NULL)
@@ -182,6 +182,41 @@ SELECT is(daz.ingest(ARRAY[
 SELECT results_eq($$SELECT name, messages::int, last_seen FROM daz.users WHERE room = 'other' ORDER BY name$$,
                   $$VALUES ('Newcomer', 3, pg_temp.at(75)), ('Talker', 2, pg_temp.at(76))$$,
                   'known chatters counted again, no row added');
+
+-- changeMedia on joining: CyTube sends the current item with the position reached to every socket
+-- that joins, so each reconnect of the bot repeats the play in progress.
+CREATE FUNCTION pg_temp.playing(p_id text, p_seconds int, p_at numeric) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object('id', p_id, 'title', 'Song ' || p_id, 'seconds', p_seconds, 'duration', '', 'type', 'yt',
+                              'meta', '{}'::jsonb, 'currentTime', p_at, 'paused', false)
+$$;
+SELECT is(daz.ingest(ARRAY[
+    pg_temp.ev(101, 'changeMedia', '{media,change}', NULL, pg_temp.playing('m1', 600, -3), 'rejoin'),
+    -- the bot reconnects 2 minutes in (120 s of play, 1 s late)
+    pg_temp.ev(221, 'changeMedia', '{media,change}', NULL, pg_temp.playing('m1', 600, 119), 'rejoin')]), 2,
+  'a play and the repeat of it on a rejoin stored as events');
+SELECT results_eq($$SELECT media_id, started_at, ended_at FROM daz.media_plays WHERE room = 'rejoin'$$,
+                  $$VALUES ('m1', pg_temp.at(101), NULL::timestamptz)$$,
+                  'media plays: a rejoin''s changeMedia for the play in progress continues it (no second row)');
+SELECT is(daz.ingest(ARRAY[
+    -- down for a while: another item, m2 (60 s long), is 30 s in when the bot is back
+    pg_temp.ev(400, 'changeMedia', '{media,change}', NULL, pg_temp.playing('m2', 60, 30), 'rejoin'),
+    -- m2 queued again and played a second time, the bot rejoining 10 s into it
+    pg_temp.ev(500, 'changeMedia', '{media,change}', NULL, pg_temp.playing('m2', 60, 10), 'rejoin'),
+    -- a position beyond belief is not used
+    pg_temp.ev(600, 'changeMedia', '{media,change}', NULL, pg_temp.playing('m3', 60, 1e12), 'rejoin')]), 3,
+  'joins in the middle of items stored');
+SELECT results_eq($$SELECT media_id, started_at, ended_at FROM daz.media_plays WHERE room = 'rejoin' ORDER BY started_at$$,
+                  $$VALUES ('m1', pg_temp.at(101), pg_temp.at(370)),
+                           ('m2', pg_temp.at(370), pg_temp.at(490)),
+                           ('m2', pg_temp.at(490), pg_temp.at(600)),
+                           ('m3', pg_temp.at(600), NULL::timestamptz)$$,
+                  'media plays: an item joined in the middle started currentTime before; a replay of the same item is a new play');
+-- !np after joining 2m 5s into a 10-minute item: the elapsed time is the item's, not the bot's.
+SELECT is(daz.ingest(ARRAY[ROW('01920000-0000-7000-8000-000000000700'::uuid, now(), 'nproom', 'changeMedia',
+                               '{room:nproom,media,change}'::text[], NULL, NULL, pg_temp.playing('m9', 600, 125))::daz.event_in]),
+          1, 'a join 125 s into an item stored');
+SELECT is(daz.cmd_np(jsonb_build_object('room', 'nproom')), 'Now playing: Song m9 [yt:m9] — 2m 5s / 10m, 7m 55s left',
+          '!np counts the time played from the position CyTube gave on joining');
 
 SELECT * FROM finish();
 ROLLBACK;
