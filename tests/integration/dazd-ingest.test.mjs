@@ -111,6 +111,20 @@ test('history before the first userlist is tagged history and not stored twice a
     assert.equal(await sql(`SELECT count(*) FROM daz.events WHERE type = 'dazd:disconnected'`), '1');
 });
 
+test('a reconnect in the middle of an item continues its play in daz.media_plays', async (t) => {
+    // CyTube (and the fake) send changeMedia with the position reached to every socket that joins.
+    const { fake, sql, dazd } = await setup(t, { fakeOpts: { mediaLeadInMs: 100, mediaTickMs: 200 } });
+    fake.changeMedia('lobby', { type: 'tw', id: 'long', duration: 3600 });
+    await waitFor(async () => (await sql(`SELECT count(*) FROM daz.media_plays WHERE media_id = 'long'`)) === '1', 5000, 'the play');
+    await fake.waitFor(() => fake.state('lobby').current?.currentTime > 0.5, 5000, 'playback under way');
+    fake.drop('lobby', BOT);
+    await dazd.waitLog(/\[lobby\] connection closed/);
+    await waitFor(async () => (await sql(`SELECT count(*) FROM daz.events WHERE type = 'changeMedia'
+                                           AND (payload->>'currentTime')::numeric > 0`)) === '1', 10000, 'the changeMedia of the rejoin');
+    assert.equal(await sql(`SELECT count(*) || ' ' || count(*) FILTER (WHERE ended_at IS NULL) FROM daz.media_plays`), '1 1');
+    assert.equal(await sql(`SELECT count(*) FROM daz.events WHERE type = 'changeMedia'`), '2');
+});
+
 test('three rooms at once each store their own events (JSON log lines name their room)', async (t) => {
     const rooms = ['r1', 'r2', 'r3'];
     const { fake, sql, dazd } = await setup(t, { channels: rooms, cfg: { log: { level: 'info', format: 'json' } } });
