@@ -43,7 +43,7 @@ for (const name of ['daz-batch100', 'daz-single', 'daz-single-noresults', 'graph
         const boss = name.startsWith('daz') ? by[r.batch === 100 ? 'pgboss-batch100' : 'pgboss-single'] : null;
         lines.push(`| ${label} | ${r.batch ?? (name === 'graphile-localqueue' ? '100 (localQueue)' : '1')} | ${fmt(r.jobs)} | ${r.workers} | ` +
                    `${fmt(r.enqueue_jobs_s)} | ${(r.ms / 1000).toFixed(2)} s | **${fmt(r.jobs_s)}** | ${ratio(r, r.round ? gdRound(r.round) : gd)} | ` +
-                   `${ratio(r, gl)} | ${boss ? ratio(r, boss) : ''} | ${cpu(r)} | ${wal(r)} |`);
+                   `${r.batch === 1 || name === 'graphile-default' ? '' : ratio(r, gl)} | ${boss ? ratio(r, boss) : ''} | ${cpu(r)} | ${wal(r)} |`);
     }
 }
 if ((all['daz-single'] || []).length > 1) {
