@@ -22,9 +22,9 @@ DECLARE
     v_lease  interval;
     v_paused text[];
 BEGIN
-    -- The lease, and the rooms held by daz.pause_room (their jobs are filtered out).
-    SELECT coalesce(p_lease, q.lease), (SELECT array_agg(pr.room) FROM daz.paused_rooms pr WHERE pr.queue = q.name)
-      INTO v_lease, v_paused
+    -- The lease, and the rooms held by daz.pause_room (their jobs are filtered out), which the
+    -- queue's row carries (migration 0011).
+    SELECT coalesce(p_lease, q.lease), q.rooms_paused INTO v_lease, v_paused
       FROM daz.queues q
      WHERE q.name = p_queue AND NOT q.paused;
     IF NOT FOUND THEN
@@ -38,7 +38,7 @@ BEGIN
                SELECT j.id FROM daz.jobs j
                 WHERE hashtext(j.queue) = hashtext(p_queue) AND j.queue = p_queue
                   AND j.state = 'ready' AND j.priority = p.prio AND j.run_at <= now()
-                  AND (v_paused IS NULL OR j.room IS NULL OR j.room <> ALL (v_paused))
+                  AND (j.room IS NULL OR j.room <> ALL (v_paused))
                 ORDER BY j.run_at, j.id
                 LIMIT p_limit
                   FOR UPDATE SKIP LOCKED) AS x
@@ -54,17 +54,18 @@ END
 $fn$;
 
 COMMENT ON FUNCTION daz.queue_claim(text, text, integer, interval) IS
-    'Internal claim without argument or role checks and without a room list (daz.run_jobs calls it).';
+    'Internal claim without argument or role checks and without a room list (daz.run_jobs calls it, and daz.claim for '
+    'more than one job).';
 REVOKE ALL ON FUNCTION daz.queue_claim(text, text, integer, interval) FROM PUBLIC;
 
--- The checked claim. It runs its claim statements itself rather than calling daz.queue_claim: a
--- second PL/pgSQL call with its own settings and a second result set cost about as much CPU as
--- the claim, and with one job per call that decides a worker's throughput (with a room list,
--- dazd's way, 9 % of a claim and its acknowledgement). The queue's lease comes from a plain
--- primary-key lookup (which also tells an unknown queue from a paused one); rooms held by
--- daz.pause_room are taken out of the room list, or, without one, skipped by a primary-key probe
--- of daz.paused_rooms for each candidate job that has a room. The priority probe without a room
--- list is daz.queue_claim's (which reads the paused rooms into an array): keep the two alike.
+-- The checked claim. A single job without a room list, the usual call, is claimed by a statement of
+-- its own: the UPDATE returns the row itself (no CTE, no sort: one row is in claim order), because
+-- with one job per call the set-up of each plan node decides a worker's throughput. More than one
+-- job without a room list goes through daz.queue_claim, which returns them sorted (its second call
+-- is little next to a batch). With a room list, dazd's way, the claim statement is here too. The
+-- queue's lease and held rooms come from one primary-key lookup of its row (which also tells an
+-- unknown queue from a paused one). The single-job probe is daz.queue_claim's with LIMIT 1: keep
+-- the two alike.
 CREATE OR REPLACE FUNCTION daz.claim(p_queue text, p_worker text, p_limit integer DEFAULT 1,
                                      p_rooms text[] DEFAULT NULL, p_lease interval DEFAULT NULL)
     RETURNS SETOF daz.jobs
@@ -73,7 +74,8 @@ SET search_path = pg_catalog, daz, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $fn$
 DECLARE
-    v_lease interval;
+    v_lease  interval;
+    v_paused text[];
 BEGIN
     IF p_queue IS DISTINCT FROM 'cytube' AND daz.queue_caller_limited() THEN
         PERFORM daz.queue_check_worker('daz.claim', p_queue);
@@ -90,7 +92,9 @@ BEGIN
             MESSAGE = format('daz.claim: lease must be > 0 and <= 1 day, got %s', p_lease);
     END IF;
 
-    SELECT coalesce(p_lease, q.lease) INTO v_lease FROM daz.queues q WHERE q.name = p_queue AND NOT q.paused;
+    SELECT coalesce(p_lease, q.lease), q.rooms_paused INTO v_lease, v_paused
+      FROM daz.queues q
+     WHERE q.name = p_queue AND NOT q.paused;
     IF NOT FOUND THEN
         IF NOT EXISTS (SELECT 1 FROM daz.queues q WHERE q.name = p_queue) THEN
             RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('daz.claim: unknown queue "%s"', p_queue);
@@ -105,8 +109,7 @@ BEGIN
         RETURN QUERY
         WITH r AS MATERIALIZED (
             SELECT DISTINCT l.room FROM unnest(p_rooms) AS l(room)
-             WHERE l.room IS NOT NULL
-               AND NOT EXISTS (SELECT FROM daz.paused_rooms pr WHERE pr.queue = p_queue AND pr.room = l.room)
+             WHERE l.room IS NOT NULL AND l.room <> ALL (v_paused)
         ), c AS MATERIALIZED (
             SELECT x.id
               FROM (VALUES (3), (2), (1), (0)) AS p(prio)
@@ -138,27 +141,25 @@ BEGIN
         SELECT * FROM u ORDER BY u.priority DESC, u.run_at, u.id;
         RETURN;
     END IF;
+    IF p_limit > 1 THEN
+        RETURN QUERY SELECT * FROM daz.queue_claim(p_queue, p_worker, p_limit, v_lease);
+        RETURN;
+    END IF;
     RETURN QUERY
-    WITH c AS MATERIALIZED (
-        SELECT x.id
-          FROM (VALUES (3), (2), (1), (0)) AS p(prio)
-         CROSS JOIN LATERAL (
-               SELECT j.id FROM daz.jobs j
-                WHERE hashtext(j.queue) = hashtext(p_queue) AND j.queue = p_queue
-                  AND j.state = 'ready' AND j.priority = p.prio AND j.run_at <= now()
-                  AND (j.room IS NULL
-                       OR NOT EXISTS (SELECT FROM daz.paused_rooms pr WHERE pr.queue = p_queue AND pr.room = j.room))
-                ORDER BY j.run_at, j.id
-                LIMIT p_limit
-                  FOR UPDATE OF j SKIP LOCKED) AS x
-         LIMIT p_limit
-    ), u AS (
-        UPDATE daz.jobs j
-           SET state = 'running', attempts = j.attempts + 1, lease_until = now() + v_lease, locked_by = p_worker
-         WHERE j.id = ANY (ARRAY(SELECT c.id FROM c))
-        RETURNING j.*
-    )
-    SELECT * FROM u ORDER BY u.priority DESC, u.run_at, u.id;
+    UPDATE daz.jobs j
+       SET state = 'running', attempts = j.attempts + 1, lease_until = now() + v_lease, locked_by = p_worker
+     WHERE j.id = (SELECT x.id
+                     FROM (VALUES (3), (2), (1), (0)) AS p(prio)
+                    CROSS JOIN LATERAL (
+                          SELECT j1.id FROM daz.jobs j1
+                           WHERE hashtext(j1.queue) = hashtext(p_queue) AND j1.queue = p_queue
+                             AND j1.state = 'ready' AND j1.priority = p.prio AND j1.run_at <= now()
+                             AND (j1.room IS NULL OR j1.room <> ALL (v_paused))
+                           ORDER BY j1.run_at, j1.id
+                           LIMIT 1
+                             FOR UPDATE SKIP LOCKED) AS x
+                    LIMIT 1)
+    RETURNING j.*;
 END
 $fn$;
 

@@ -10,7 +10,8 @@ DECLARE
     v_n integer;
 BEGIN
     -- The ids go in as an array (primary key lookups); joined to unnest() instead, a cached
-    -- generic plan hashes the whole table.
+    -- generic plan hashes the whole table. The queue's retention is read per row by a subquery,
+    -- which sets up cheaper than a join node over the queue table.
     WITH d AS (
         DELETE FROM daz.jobs j
          WHERE j.id = ANY (p_ids) AND j.state = 'running'
@@ -21,12 +22,11 @@ BEGIN
         SELECT d.id, d.queue, d.kind, d.room, d.payload, d.attempts, d.locked_by, d.correlation_id,
                d.created_at, r.result
           FROM d
-          JOIN daz.queues q ON q.name = d.queue
           LEFT JOIN (SELECT DISTINCT ON (u.id) u.id, u.result
                        FROM unnest(p_ids, p_results) WITH ORDINALITY AS u(id, result, o)
                       WHERE p_results IS NOT NULL
                       ORDER BY u.id, u.o) AS r ON r.id = d.id
-         WHERE q.retention > interval '0'
+         WHERE (SELECT q.retention FROM daz.queues q WHERE q.name = d.queue) > interval '0'
         RETURNING 1
     )
     SELECT count(*) INTO v_n FROM d;
@@ -74,8 +74,7 @@ BEGIN
             INSERT INTO daz.job_results (id, queue, kind, room, payload, attempts, locked_by, correlation_id, created_at)
             SELECT d.id, d.queue, d.kind, d.room, d.payload, d.attempts, d.locked_by, d.correlation_id, d.created_at
               FROM d
-              JOIN daz.queues q ON q.name = d.queue
-             WHERE q.retention > interval '0'
+             WHERE (SELECT q.retention FROM daz.queues q WHERE q.name = d.queue) > interval '0'
         )
         SELECT count(*) INTO v_n FROM d;
         RETURN v_n;

@@ -21,7 +21,7 @@ SELECT is((SELECT typbasetype::regtype::text FROM pg_type WHERE oid = 'daz.job_p
           'daz.job_priority is a smallint');
 SELECT col_type_is('daz', 'jobs', 'handler', 'regprocedure', 'jobs.handler is regprocedure');
 SELECT columns_are('daz', 'queues', ARRAY['name', 'paused', 'max_attempts', 'backoff_base', 'backoff_factor',
-    'backoff_max', 'jitter', 'lease', 'handler', 'retention', 'comment'], 'daz.queues has the interface columns');
+    'backoff_max', 'jitter', 'lease', 'handler', 'retention', 'comment', 'rooms_paused'], 'daz.queues has the interface columns');
 SELECT results_eq(
     $$SELECT name, handler::oid::regprocedure = 'daz.unrouted_job(daz.jobs)'::regprocedure, max_attempts, backoff_base, backoff_factor, backoff_max FROM daz.queues
        WHERE name IN ('bot', 'cytube', 'maintenance') ORDER BY name$$,

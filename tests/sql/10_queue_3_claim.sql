@@ -1,6 +1,6 @@
 -- 10_queue_3_claim.sql — daz.claim: order, schedule, rooms, leases, pause, complete, extend_lease.
 BEGIN;
-SELECT plan(48);
+SELECT plan(61);
 
 INSERT INTO daz.queues (name, lease, comment) VALUES ('tq_claim', '45 seconds', 'test queue');
 
@@ -102,6 +102,7 @@ SELECT is((SELECT paused_rooms FROM daz.queue_overview WHERE queue = 'tq_rooms')
 SELECT is((SELECT array_agg(kind::text) FROM daz.claim('tq_rooms', 'w', 10, ARRAY['a', 'b'])), ARRAY['free'],
           'a claim for rooms a and b skips the paused room a');
 SELECT is_empty($$SELECT * FROM daz.claim('tq_rooms', 'w', 10)$$, 'a claim without a room list skips it too');
+SELECT is_empty($$SELECT * FROM daz.claim('tq_rooms', 'w')$$, 'and a claim of a single job');
 SELECT is(daz.resume_room('a', 'tq_rooms'), true, 'resume_room releases it');
 SELECT is((SELECT array_agg(kind::text) FROM daz.claim('tq_rooms', 'w', 10)), ARRAY['held'], 'and its job is handed out again');
 SELECT throws_ok($$SELECT daz.pause_room('a', 'nope')$$, '22023', 'daz.pause_room: unknown queue "nope"',
@@ -141,6 +142,42 @@ SELECT is((SELECT array_agg(kind::text) FROM daz.claim((SELECT b FROM twin_queue
           ARRAY['room_a'], 'and on queue b it gets room a''s job');
 SELECT is((SELECT count(*)::int FROM daz.jobs WHERE queue IN (SELECT a FROM twin_queues UNION ALL SELECT b FROM twin_queues)
              AND state = 'running'), 4, 'each of the four jobs was handed out once');
+-- The single-job claim has a statement of its own.
+INSERT INTO twin_jobs
+SELECT daz.enqueue((SELECT a FROM twin_queues), 'single_a', p_run_at => now() - interval '1 minute')
+UNION ALL SELECT daz.enqueue((SELECT b FROM twin_queues), 'single_b');
+SELECT is((SELECT array_agg(kind::text) FROM daz.claim((SELECT b FROM twin_queues), 'w')), ARRAY['single_b'],
+          'a single-job claim on queue b gets b''s job, not the older one of queue a with the same hash');
+SELECT is((SELECT array_agg(kind::text) FROM daz.claim((SELECT b FROM twin_queues), 'w')), NULL, 'and then nothing');
+
+-- daz.queues.rooms_paused follows daz.paused_rooms, however that table is changed.
+CREATE FUNCTION pg_temp.rooms_in_sync() RETURNS boolean LANGUAGE sql AS $$
+    SELECT NOT EXISTS (
+        SELECT FROM daz.queues q
+         WHERE ARRAY(SELECT r FROM unnest(q.rooms_paused) r ORDER BY r)
+               IS DISTINCT FROM ARRAY(SELECT pr.room FROM daz.paused_rooms pr WHERE pr.queue = q.name ORDER BY pr.room))
+$$;
+SELECT ok(daz.pause_room('x', 'tq_rooms') AND daz.pause_room('y', 'tq_rooms') AND daz.pause_room('x', 'tq_claim'),
+          'three rooms paused');
+SELECT is((SELECT rooms_paused FROM daz.queues WHERE name = 'tq_rooms'), ARRAY['x', 'y'], 'rooms_paused: pause_room adds');
+SELECT ok(daz.resume_room('x', 'tq_rooms'), 'one resumed');
+SELECT is((SELECT rooms_paused FROM daz.queues WHERE name = 'tq_rooms'), ARRAY['y'], 'rooms_paused: resume_room removes');
+INSERT INTO daz.paused_rooms (queue, room) VALUES ('tq_rooms', 'z');
+UPDATE daz.paused_rooms SET room = 'w' WHERE queue = 'tq_rooms' AND room = 'y';
+UPDATE daz.paused_rooms SET reason = 'note' WHERE queue = 'tq_rooms';
+SELECT ok(pg_temp.rooms_in_sync() AND (SELECT rooms_paused FROM daz.queues WHERE name = 'tq_rooms') @> ARRAY['w', 'z']
+          AND (SELECT cardinality(rooms_paused) FROM daz.queues WHERE name = 'tq_rooms') = 2,
+          'rooms_paused: rows inserted and updated by hand are followed');
+UPDATE daz.paused_rooms SET queue = 'tq_claim' WHERE queue = 'tq_rooms' AND room = 'z';
+SELECT ok(pg_temp.rooms_in_sync(), 'rooms_paused: a room moved to another queue leaves one and joins the other');
+UPDATE daz.queues SET name = 'tq_renamed' WHERE name = 'tq_claim';
+SELECT is((SELECT rooms_paused FROM daz.queues WHERE name = 'tq_renamed'), ARRAY['x', 'z'],
+          'rooms_paused: a renamed queue keeps its rooms once (the foreign key cascades to daz.paused_rooms)');
+SELECT ok(pg_temp.rooms_in_sync(), 'rooms_paused: still equal to daz.paused_rooms after the rename');
+DELETE FROM daz.paused_rooms WHERE room = 'x';
+SELECT ok(pg_temp.rooms_in_sync(), 'rooms_paused: rows deleted by hand are followed');
+TRUNCATE daz.paused_rooms;
+SELECT is((SELECT count(*)::int FROM daz.queues WHERE rooms_paused <> '{}'), 0, 'rooms_paused: emptied by TRUNCATE');
 
 -- bad arguments
 SELECT throws_ok($$SELECT * FROM daz.claim('nope', 'w')$$, '22023', 'daz.claim: unknown queue "nope"', 'claim: unknown queue');
