@@ -38,10 +38,10 @@ COMMENT ON FUNCTION daz.queue_complete_jobs(bigint[], jsonb[]) IS
     'Internal: move running jobs to daz.job_results with their results; no argument or role checks.';
 REVOKE ALL ON FUNCTION daz.queue_complete_jobs(bigint[], jsonb[]) FROM PUBLIC;
 
--- The checked completion runs its statement itself rather than calling daz.queue_complete_jobs
--- (see daz.claim: the second call costs as much CPU as the work when one job is acknowledged per
--- call). Without results (the common no-op acknowledgement) the statement has no results join.
--- Keep both statements alike with daz.queue_complete_jobs.
+-- The checked completion acknowledges a single job without a result, the usual call, with a
+-- statement of its own (see daz.claim: with one job per call the set-up of each statement decides
+-- a worker's throughput): one id, so no count over the deleted rows. Several jobs, or results, go
+-- through daz.queue_complete_jobs. Keep the two statements alike.
 CREATE OR REPLACE FUNCTION daz.complete(p_ids bigint[], p_results jsonb[] DEFAULT NULL) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, daz, pg_temp
@@ -49,7 +49,7 @@ SET plan_cache_mode = force_generic_plan
 AS $fn$
 DECLARE
     v_bad text;
-    v_n   integer;
+    v_id  bigint;
 BEGIN
     IF p_ids IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'daz.complete: ids must not be NULL';
@@ -65,10 +65,10 @@ BEGIN
         END IF;
     END IF;
 
-    IF p_results IS NULL THEN
+    IF p_results IS NULL AND cardinality(p_ids) = 1 THEN
         WITH d AS (
             DELETE FROM daz.jobs j
-             WHERE j.id = ANY (p_ids) AND j.state = 'running'
+             WHERE j.id = p_ids[1] AND j.state = 'running'
             RETURNING j.id, j.queue, j.kind, j.room, j.payload, j.attempts, j.locked_by, j.correlation_id, j.created_at
         ), i AS (
             INSERT INTO daz.job_results (id, queue, kind, room, payload, attempts, locked_by, correlation_id, created_at)
@@ -76,8 +76,8 @@ BEGIN
               FROM d
              WHERE (SELECT q.retention FROM daz.queues q WHERE q.name = d.queue) > interval '0'
         )
-        SELECT count(*) INTO v_n FROM d;
-        RETURN v_n;
+        SELECT d.id INTO v_id FROM d;
+        RETURN CASE WHEN FOUND THEN 1 ELSE 0 END;
     END IF;
     RETURN daz.queue_complete_jobs(p_ids, p_results);
 END

@@ -1,6 +1,6 @@
 -- 10_queue_3_claim.sql — daz.claim: order, schedule, rooms, leases, pause, complete, extend_lease.
 BEGIN;
-SELECT plan(61);
+SELECT plan(63);
 
 INSERT INTO daz.queues (name, lease, comment) VALUES ('tq_claim', '45 seconds', 'test queue');
 
@@ -178,6 +178,14 @@ DELETE FROM daz.paused_rooms WHERE room = 'x';
 SELECT ok(pg_temp.rooms_in_sync(), 'rooms_paused: rows deleted by hand are followed');
 TRUNCATE daz.paused_rooms;
 SELECT is((SELECT count(*)::int FROM daz.queues WHERE rooms_paused <> '{}'), 0, 'rooms_paused: emptied by TRUNCATE');
+
+-- Several jobs acknowledged without results in one call.
+INSERT INTO daz.queues (name, comment) VALUES ('tq_pair', 'test queue');
+CREATE TEMP TABLE pair AS SELECT daz.enqueue('tq_pair', 'pair') AS id UNION ALL SELECT daz.enqueue('tq_pair', 'pair');
+SELECT is((SELECT daz.complete(array_agg(c.id)) FROM daz.claim('tq_pair', 'w', 10) c), 2,
+          'complete acknowledges two jobs without results');
+SELECT is((SELECT count(*)::int FROM daz.job_results WHERE id IN (SELECT id FROM pair) AND result IS NULL), 2,
+          'and keeps both, without a result');
 
 -- bad arguments
 SELECT throws_ok($$SELECT * FROM daz.claim('nope', 'w')$$, '22023', 'daz.claim: unknown queue "nope"', 'claim: unknown queue');
