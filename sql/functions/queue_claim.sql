@@ -77,31 +77,44 @@ DECLARE
     v_lease  interval;
     v_paused text[];
 BEGIN
-    IF p_queue IS DISTINCT FROM 'cytube' AND daz.queue_caller_limited() THEN
-        PERFORM daz.queue_check_worker('daz.claim', p_queue);
-    END IF;
-    IF p_worker IS NULL OR length(p_worker) NOT BETWEEN 1 AND 128 THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'daz.claim: worker must be 1..128 characters';
-    END IF;
-    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
-        RAISE EXCEPTION USING ERRCODE = '22023',
-            MESSAGE = format('daz.claim: limit must be 1..10000, got %s', coalesce(p_limit::text, 'NULL'));
-    END IF;
-    IF p_lease IS NOT NULL AND (p_lease <= interval '0' OR p_lease > interval '1 day') THEN
-        RAISE EXCEPTION USING ERRCODE = '22023',
-            MESSAGE = format('daz.claim: lease must be > 0 and <= 1 day, got %s', p_lease);
+    -- The caller's right to the queue and every argument in one test, taken apart only when it
+    -- fails: PL/pgSQL sets each expression up again in every transaction, and with one job per call
+    -- that set-up costs more than the tests themselves. (A NULL lease leaves its part NULL: passed.)
+    IF (p_queue IS DISTINCT FROM 'cytube' AND daz.queue_caller_limited())
+       OR p_worker IS NULL OR length(p_worker) NOT BETWEEN 1 AND 128
+       OR p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000
+       OR p_lease <= interval '0' OR p_lease > interval '1 day' THEN
+        IF p_queue IS DISTINCT FROM 'cytube' AND daz.queue_caller_limited() THEN
+            PERFORM daz.queue_check_worker('daz.claim', p_queue);
+        END IF;
+        IF p_worker IS NULL OR length(p_worker) NOT BETWEEN 1 AND 128 THEN
+            RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'daz.claim: worker must be 1..128 characters';
+        END IF;
+        IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
+            RAISE EXCEPTION USING ERRCODE = '22023',
+                MESSAGE = format('daz.claim: limit must be 1..10000, got %s', coalesce(p_limit::text, 'NULL'));
+        END IF;
+        IF p_lease <= interval '0' OR p_lease > interval '1 day' THEN
+            RAISE EXCEPTION USING ERRCODE = '22023',
+                MESSAGE = format('daz.claim: lease must be > 0 and <= 1 day, got %s', p_lease);
+        END IF;
     END IF;
 
     SELECT coalesce(p_lease, q.lease), q.rooms_paused INTO v_lease, v_paused
       FROM daz.queues q
      WHERE q.name = p_queue AND NOT q.paused;
-    IF NOT FOUND THEN
-        IF NOT EXISTS (SELECT 1 FROM daz.queues q WHERE q.name = p_queue) THEN
-            RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('daz.claim: unknown queue "%s"', p_queue);
+    IF NOT FOUND OR p_rooms IS NOT NULL OR p_limit > 1 THEN
+        IF NOT FOUND THEN
+            IF NOT EXISTS (SELECT 1 FROM daz.queues q WHERE q.name = p_queue) THEN
+                RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('daz.claim: unknown queue "%s"', p_queue);
+            END IF;
+            RETURN;  -- paused
         END IF;
-        RETURN;  -- paused
-    END IF;
-    IF p_rooms IS NOT NULL THEN
+        IF p_rooms IS NULL THEN
+            -- Several jobs without a room list: daz.queue_claim returns them sorted.
+            RETURN QUERY SELECT * FROM daz.queue_claim(p_queue, p_worker, p_limit, v_lease);
+            RETURN;
+        END IF;
         -- With a room list: each room of the list (once; not those held by daz.pause_room) probed
         -- per level on the per-room claim index, merged by run_at within the level. This may lock up
         -- to p_limit rows per room of one level while claiming p_limit; the extra rows stay ready and
@@ -141,10 +154,7 @@ BEGIN
         SELECT * FROM u ORDER BY u.priority DESC, u.run_at, u.id;
         RETURN;
     END IF;
-    IF p_limit > 1 THEN
-        RETURN QUERY SELECT * FROM daz.queue_claim(p_queue, p_worker, p_limit, v_lease);
-        RETURN;
-    END IF;
+    -- One job, no room list.
     RETURN QUERY
     UPDATE daz.jobs j
        SET state = 'running', attempts = j.attempts + 1, lease_until = now() + v_lease, locked_by = p_worker

@@ -50,15 +50,19 @@ AS $fn$
 DECLARE
     v_bad text;
     v_id  bigint;
+    v_n   integer;
 BEGIN
-    IF p_ids IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'daz.complete: ids must not be NULL';
-    END IF;
-    IF p_results IS NOT NULL AND cardinality(p_results) <> cardinality(p_ids) THEN
-        RAISE EXCEPTION USING ERRCODE = '22023',
-            MESSAGE = format('daz.complete: %s ids but %s results', cardinality(p_ids), cardinality(p_results));
-    END IF;
-    IF daz.queue_caller_limited() THEN
+    -- The arguments and the caller in one test (see daz.claim), taken apart only when it holds.
+    -- (Without results the count comparison is NULL: passed.)
+    IF p_ids IS NULL OR cardinality(p_results) <> cardinality(p_ids) OR daz.queue_caller_limited() THEN
+        IF p_ids IS NULL THEN
+            RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'daz.complete: ids must not be NULL';
+        END IF;
+        IF cardinality(p_results) <> cardinality(p_ids) THEN
+            RAISE EXCEPTION USING ERRCODE = '22023',
+                MESSAGE = format('daz.complete: %s ids but %s results', cardinality(p_ids), cardinality(p_results));
+        END IF;
+        -- The caller is limited to queue cytube.
         SELECT j.queue INTO v_bad FROM daz.jobs j WHERE j.id = ANY (p_ids) AND j.queue <> 'cytube' LIMIT 1;
         IF FOUND THEN
             PERFORM daz.queue_check_worker('daz.complete', v_bad);
@@ -77,7 +81,8 @@ BEGIN
              WHERE (SELECT q.retention FROM daz.queues q WHERE q.name = d.queue) > interval '0'
         )
         SELECT d.id INTO v_id FROM d;
-        RETURN CASE WHEN FOUND THEN 1 ELSE 0 END;
+        GET DIAGNOSTICS v_n = ROW_COUNT;
+        RETURN v_n;
     END IF;
     RETURN daz.queue_complete_jobs(p_ids, p_results);
 END
