@@ -1,16 +1,16 @@
 -- queue_claim.sql — daz.claim: hand out runnable jobs with FOR UPDATE SKIP LOCKED.
 
--- Unchecked claim used by daz.run_jobs (no room list). One statement probes the priority levels
--- highest first (a LATERAL subquery per level): "priority = p AND run_at <= now()" is a range on
--- the claim index, so jobs scheduled for later are never visited however many there are. The
--- claim indexes are keyed by hashtext() of the queue and room names (migration 0009): each probe
--- names the hash, which the index matches, and the name, which rules out another name with the
--- same hash. The nested loop yields level 3's rows before level 2's and the outer LIMIT stops
--- pulling once it has enough, so no row is locked that is not claimed. The UPDATE takes the
--- locked ids as an array (primary key lookups): joined to the CTE instead, a cached generic plan
--- cannot know the LIMIT and hashes the whole table. The generic plan is the right one whatever the
--- arguments, and forcing it saves re-planning on every call (a custom plan looks cheaper for
--- LIMIT 1, so the plan cache would otherwise plan each claim afresh).
+-- Unchecked claim without a room list, used by daz.run_jobs and by daz.claim for more than one
+-- job. One statement probes the priority levels highest first (a LATERAL subquery per level):
+-- "priority = p AND run_at <= now()" is a range on the claim index, so jobs scheduled for later
+-- are never visited however many there are. The claim indexes are keyed by hashtext() of the
+-- queue and room names (migration 0009): each probe names the hash, which the index matches, and
+-- the name, which rules out another name with the same hash. The nested loop yields level 3's rows
+-- before level 2's and the outer LIMIT stops pulling once it has enough, so no row is locked that
+-- is not claimed. The UPDATE takes the locked ids as an array (primary key lookups): joined to the
+-- CTE instead, a cached generic plan cannot know the LIMIT and hashes the whole table. The generic
+-- plan is the right one whatever the arguments, and forcing it saves re-planning on every call (a
+-- custom plan looks cheaper for LIMIT 1, so the plan cache would otherwise plan each claim afresh).
 DROP FUNCTION IF EXISTS daz.queue_claim(text, text, integer, text[], interval);
 CREATE OR REPLACE FUNCTION daz.queue_claim(p_queue text, p_worker text, p_limit integer, p_lease interval)
     RETURNS SETOF daz.jobs
