@@ -72,7 +72,7 @@ BEGIN
     IF p_results IS NULL AND cardinality(p_ids) = 1 THEN
         WITH d AS (
             DELETE FROM daz.jobs j
-             WHERE j.id = p_ids[1] AND j.state = 'running'
+             WHERE j.id = ANY (p_ids) AND j.state = 'running'
             RETURNING j.id, j.queue, j.kind, j.room, j.payload, j.attempts, j.locked_by, j.correlation_id, j.created_at
         ), i AS (
             INSERT INTO daz.job_results (id, queue, kind, room, payload, attempts, locked_by, correlation_id, created_at)

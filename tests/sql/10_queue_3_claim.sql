@@ -1,6 +1,6 @@
 -- 10_queue_3_claim.sql — daz.claim: order, schedule, rooms, leases, pause, complete, extend_lease.
 BEGIN;
-SELECT plan(63);
+SELECT plan(64);
 
 INSERT INTO daz.queues (name, lease, comment) VALUES ('tq_claim', '45 seconds', 'test queue');
 
@@ -186,6 +186,9 @@ SELECT is((SELECT daz.complete(array_agg(c.id)) FROM daz.claim('tq_pair', 'w', 1
           'complete acknowledges two jobs without results');
 SELECT is((SELECT count(*)::int FROM daz.job_results WHERE id IN (SELECT id FROM pair) AND result IS NULL), 2,
           'and keeps both, without a result');
+CREATE TEMP TABLE odd AS SELECT daz.enqueue('tq_pair', 'odd') AS id;
+SELECT is((SELECT daz.complete(array_fill(c.id, ARRAY[1], ARRAY[5])) FROM daz.claim('tq_pair', 'w') c), 1,
+          'complete takes one id in an array that does not start at 1');
 
 -- bad arguments
 SELECT throws_ok($$SELECT * FROM daz.claim('nope', 'w')$$, '22023', 'daz.claim: unknown queue "nope"', 'claim: unknown queue');
