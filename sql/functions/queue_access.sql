@@ -41,6 +41,26 @@ COMMENT ON FUNCTION daz.queue_check_worker(text, text) IS
     'Raises insufficient_privilege unless the caller may claim/complete/fail/extend jobs of the queue (daz_daemon: cytube only).';
 REVOKE ALL ON FUNCTION daz.queue_check_worker(text, text) FROM PUBLIC;
 
+-- Raises 22023 unless a worker name of 1..128 characters and a limit of 1..10000 jobs were given
+-- (daz.claim, daz.run_jobs).
+CREATE OR REPLACE FUNCTION daz.queue_check_worker_limit(p_fn text, p_worker text, p_limit integer) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $fn$
+BEGIN
+    IF p_worker IS NULL OR length(p_worker) NOT BETWEEN 1 AND 128 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = pg_catalog.format('%s: worker must be 1..128 characters', p_fn);
+    END IF;
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = pg_catalog.format('%s: limit must be 1..10000, got %s', p_fn, coalesce(p_limit::text, 'NULL'));
+    END IF;
+END
+$fn$;
+
+COMMENT ON FUNCTION daz.queue_check_worker_limit(text, text, integer) IS
+    'Raises invalid_parameter_value unless the worker name has 1..128 characters and the limit is 1..10000.';
+REVOKE ALL ON FUNCTION daz.queue_check_worker_limit(text, text, integer) FROM PUBLIC;
+
 -- A handler runs with the owner's rights inside daz.run_jobs, so only functions owned by the owner
 -- of schema daz (or a superuser) with the shape handler(daz.jobs) RETURNS jsonb are accepted.
 CREATE OR REPLACE FUNCTION daz.queue_check_handler(p_fn text, p_handler regprocedure) RETURNS void

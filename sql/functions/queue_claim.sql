@@ -87,13 +87,7 @@ BEGIN
         IF p_queue IS DISTINCT FROM 'cytube' AND daz.queue_caller_limited() THEN
             PERFORM daz.queue_check_worker('daz.claim', p_queue);
         END IF;
-        IF p_worker IS NULL OR length(p_worker) NOT BETWEEN 1 AND 128 THEN
-            RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'daz.claim: worker must be 1..128 characters';
-        END IF;
-        IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
-            RAISE EXCEPTION USING ERRCODE = '22023',
-                MESSAGE = format('daz.claim: limit must be 1..10000, got %s', coalesce(p_limit::text, 'NULL'));
-        END IF;
+        PERFORM daz.queue_check_worker_limit('daz.claim', p_worker, p_limit);
         IF p_lease <= interval '0' OR p_lease > interval '1 day' THEN
             RAISE EXCEPTION USING ERRCODE = '22023',
                 MESSAGE = format('daz.claim: lease must be > 0 and <= 1 day, got %s', p_lease);

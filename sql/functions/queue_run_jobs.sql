@@ -14,13 +14,7 @@ DECLARE
     v_done    integer := 0;
     v_stop    boolean := false;
 BEGIN
-    IF p_worker IS NULL OR length(p_worker) NOT BETWEEN 1 AND 128 THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'daz.run_jobs: worker must be 1..128 characters';
-    END IF;
-    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
-        RAISE EXCEPTION USING ERRCODE = '22023',
-            MESSAGE = format('daz.run_jobs: limit must be 1..10000, got %s', coalesce(p_limit::text, 'NULL'));
-    END IF;
+    PERFORM daz.queue_check_worker_limit('daz.run_jobs', p_worker, p_limit);
 
     <<queues>>
     FOR v_queue IN SELECT q.name, q.handler FROM daz.queues q WHERE q.handler IS NOT NULL AND NOT q.paused
