@@ -17,12 +17,15 @@ BEGIN
         RETURN;
     END IF;
     FOR v_i IN 1..p_max_batches LOOP
+        -- Each queue has its own retention, so the old rows are found by reading the table (no
+        -- index is kept on completed_at: every acknowledgement would write it); the batch's rows
+        -- are then deleted by primary key.
         DELETE FROM daz.job_results r
-         WHERE r.id IN (SELECT r2.id
-                          FROM daz.job_results r2
-                          LEFT JOIN daz.queues q ON q.name = r2.queue
-                         WHERE q.name IS NULL OR r2.completed_at < pg_catalog.now() - q.retention
-                         LIMIT p_batch);
+         WHERE r.id = ANY (ARRAY(SELECT r2.id
+                                   FROM daz.job_results r2
+                                   LEFT JOIN daz.queues q ON q.name = r2.queue
+                                  WHERE q.name IS NULL OR r2.completed_at < pg_catalog.now() - q.retention
+                                  LIMIT p_batch));
         GET DIAGNOSTICS v_n = ROW_COUNT;
         v_total := v_total + v_n;
         EXIT WHEN v_n < p_batch;

@@ -1,6 +1,6 @@
 -- 10_queue_1_schema.sql — queue tables, seeds, indexes, comments and function hygiene.
 BEGIN;
-SELECT plan(33);
+SELECT plan(35);
 
 SELECT has_table('daz', 'queues', 'daz.queues exists');
 SELECT has_table('daz', 'jobs', 'daz.jobs exists');
@@ -39,6 +39,15 @@ SELECT is((SELECT pg_get_indexdef('daz.jobs_claim_room_idx'::regclass)),
           'the room claim index is in claim order within a queue and room');
 SELECT is((SELECT indisunique FROM pg_index WHERE indexrelid = 'daz.jobs_dedup_idx'::regclass), true,
           'the dedup index is unique');
+-- Every claim writes an entry into each index of daz.jobs whose predicate a running job meets,
+-- and every statement that writes rows opens and prepares all of a table's indexes: an index only
+-- housekeeping reads does not belong on these two tables (migration 0012).
+SELECT is((SELECT array_agg(indexrelid::regclass::text ORDER BY indexrelid::regclass::text) FROM pg_index
+            WHERE indrelid = 'daz.jobs'::regclass),
+          ARRAY['daz.jobs_claim_idx', 'daz.jobs_claim_room_idx', 'daz.jobs_dedup_idx', 'daz.jobs_pkey'],
+          'daz.jobs has the primary key, the claim indexes and the dedup index, and no other index');
+SELECT is((SELECT array_agg(indexrelid::regclass::text) FROM pg_index WHERE indrelid = 'daz.job_results'::regclass),
+          ARRAY['daz.job_results_pkey'], 'daz.job_results has only its primary key');
 SELECT throws_ok($$INSERT INTO daz.jobs (queue, kind, priority) VALUES ('bot', 'x', 4)$$, '23514', NULL,
                  'priority outside 0..3 violates a check constraint');
 SELECT throws_ok($$INSERT INTO daz.jobs (queue, kind, state) VALUES ('bot', 'x', 'done')$$, '23514', NULL,
